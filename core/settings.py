@@ -1,0 +1,97 @@
+"""Process configuration, read once from the environment with the service's contract names.
+
+Names follow DESIGN.md decision 9. Secrets (`SECRET_KEY`, `ENCRYPTION_KEY`, client secrets) are
+`SecretStr` so they never print; nothing here is ever logged in clear.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a process of the platform needs to know about where it runs."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    SERVICE_NAME: str = "integration-platform"
+    PORT: int = 8000
+    ENVIRONMENT: str = "development"
+    SECRET_KEY: SecretStr = SecretStr("dev-secret-key-change-me")
+    # One or more Fernet keys, comma separated; the first encrypts, all decrypt (rotation).
+    ENCRYPTION_KEY: SecretStr | None = None
+
+    HUBSPOT_CLIENT_ID: str | None = None
+    HUBSPOT_CLIENT_SECRET: SecretStr | None = None
+    HUBSPOT_API_BASE: str = "https://api.hubapi.com"
+    HUBSPOT_AUTH_BASE: str = "https://app.hubspot.com"
+    SALESFORCE_CLIENT_ID: str | None = None
+    SALESFORCE_CLIENT_SECRET: SecretStr | None = None
+    GITHUB_CLIENT_ID: str | None = None
+    GITHUB_CLIENT_SECRET: SecretStr | None = None
+    WEBHOOK_SECRET: SecretStr | None = None
+    WEBHOOK_BASE_URL: str = "http://127.0.0.1:8000"
+
+    # Where everything the platform writes lives: warehouse file, dlt state, Dagster home.
+    DATA_DIR: Path = Field(default_factory=lambda: Path(".data").resolve())
+    # Control database (registry, vault, audit log, sync runs). SQLite under DATA_DIR by default.
+    CONTROL_DATABASE_URL: str | None = None
+    # Warehouse: "duckdb" (embedded default) or "postgres".
+    WAREHOUSE: str = "duckdb"
+    DUCKDB_PATH: Path | None = None
+    WAREHOUSE_POSTGRES_URL: str | None = None
+    # Path of the integration declarations Dagster builds its definitions from.
+    DECLARATIONS_PATH: Path | None = None
+
+    @cached_property
+    def data_dir(self) -> Path:
+        path = Path(self.DATA_DIR).resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def control_database_url(self) -> str:
+        return self.CONTROL_DATABASE_URL or f"sqlite:///{self.data_dir / 'control.sqlite'}"
+
+    @property
+    def duckdb_path(self) -> Path:
+        return Path(self.DUCKDB_PATH or self.data_dir / "warehouse.duckdb").resolve()
+
+    @property
+    def dlt_pipelines_dir(self) -> Path:
+        path = self.data_dir / "dlt"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def dagster_home(self) -> Path:
+        path = self.data_dir / "dagster_home"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def declarations_path(self) -> Path:
+        if self.DECLARATIONS_PATH:
+            return Path(self.DECLARATIONS_PATH).resolve()
+        return Path(__file__).resolve().parent.parent / "pipelines" / "declarations.yaml"
+
+    def encryption_keys(self) -> list[str]:
+        if self.ENCRYPTION_KEY is None:
+            return []
+        return [k.strip() for k in self.ENCRYPTION_KEY.get_secret_value().split(",") if k.strip()]
+
+
+def get_settings(**overrides) -> Settings:
+    """Fresh settings from the environment (plus explicit overrides, which tests use)."""
+    return Settings(**overrides)
+
+
+def configure_dlt_environment(settings: Settings) -> None:
+    """Point dlt at the project's data directory and turn its telemetry off (decision 6)."""
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    os.environ.setdefault("DLT_DATA_DIR", str(settings.data_dir / "dlt_home"))
