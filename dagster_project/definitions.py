@@ -1,0 +1,23 @@
+"""The code location: merges each provider's definitions; no logic lives here."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from core.settings import get_settings
+from dagster_project.defs.hubspot.definitions import hubspot_definitions
+from dagster_project.resources import PlatformResource
+from pipelines.declarations import load_declarations
+
+
+def build_definitions(declarations_path=None) -> dg.Definitions:
+    settings = get_settings()
+    declarations = load_declarations(declarations_path or settings.declarations_path)
+    running = settings.ENVIRONMENT == "development"
+    return dg.Definitions.merge(
+        hubspot_definitions(declarations, schedules_running=running),
+        dg.Definitions(resources={"platform": PlatformResource()}),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,415 @@
+"""HubSpot CRM API client: list, search with 10k-window restarts, properties, associations, batch
+writes. It speaks HubSpot's paths and error bodies and nothing else; it never touches the
+warehouse and never stores credentials (it asks an `AccessTokenProvider` for a bearer token).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+import httpx
+import orjson
+
+from core.errors import (
+    AuthenticationError,
+    IntegrationError,
+    MalformedResponseError,
+    ProviderError,
+    RateLimitError,
+)
+from sources.common.http import ApiClient, RateBudget, RetryPolicy
+from sources.hubspot.entities import HubSpotEntity
+
+PROVIDER = "hubspot"
+LIST_PAGE_SIZE = 100
+SEARCH_PAGE_SIZE = 200
+SEARCH_RESULT_CAP = 10_000
+BATCH_SIZE = 100
+ASSOCIATION_BATCH_SIZE = 1000
+# Stay well below the URL length at which HubSpot answers 414.
+DEFAULT_MAX_URL_LENGTH = 7_000
+
+
+class TokenSource(Protocol):
+    def access_token(self) -> str: ...
+
+    def force_refresh(self) -> str: ...
+
+
+def read_rate_headers(headers: httpx.Headers) -> tuple[int | None, float | None]:
+    """(remaining, window seconds) from HubSpot's X-HubSpot-RateLimit-* headers."""
+    remaining = headers.get("X-HubSpot-RateLimit-Remaining")
+    interval = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
+    return (
+        int(remaining) if remaining is not None and remaining.isdigit() else None,
+        int(interval) / 1000 if interval and interval.isdigit() else None,
+    )
+
+
+def _error_body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def error_for(integration_id: str | None) -> Callable[[httpx.Response], IntegrationError]:
+    """Turn a HubSpot refusal into our taxonomy, keeping HubSpot's category and message."""
+
+    def convert(response: httpx.Response) -> IntegrationError:
+        body = _error_body(response)
+        status = response.status_code
+        category = body.get("category") or body.get("errorType") or ""
+        message = body.get("message") or f"HTTP {status}"
+        text = f"HubSpot {status} {category}: {message}".replace("  ", " ")
+        kw = {"provider": PROVIDER, "integration_id": integration_id, "status_code": status}
+        if status == 401:
+            return AuthenticationError(
+                text,
+                hint="reconnect the integration (OAuth) or set a valid private-app token",
+                **kw,
+            )
+        if status == 403:
+            return AuthenticationError(
+                text, hint="the token lacks a scope this sync needs (MISSING_SCOPES)", **kw
+            )
+        if status == 429:
+            return RateLimitError(text, hint="the portal's API budget is exhausted", **kw)
+        return ProviderError(text, **kw)
+
+    return convert
+
+
+class HubSpotClient:
+    """One integration's view of one HubSpot portal."""
+
+    def __init__(
+        self,
+        api_base: str,
+        tokens: TokenSource,
+        *,
+        integration_id: str | None = None,
+        max_url_length: int = DEFAULT_MAX_URL_LENGTH,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.integration_id = integration_id
+        self.max_url_length = max_url_length
+        self._tokens = tokens
+        self._api_base = api_base.rstrip("/")
+        self.budget = RateBudget(reserve=3, sleep=sleep)
+        # Search has its own 5/s bucket and sends no headers: pace it ourselves.
+        self.search_budget = RateBudget(min_interval=0.21, sleep=sleep)
+        self.api = ApiClient(
+            self._api_base,
+            provider=PROVIDER,
+            integration_id=integration_id,
+            headers={"Accept": "application/json", "User-Agent": "integration-platform/0.1"},
+            auth_header=lambda: {"Authorization": f"Bearer {self._tokens.access_token()}"},
+            budget=self.budget,
+            read_budget_headers=read_rate_headers,
+            error_for=error_for(integration_id),
+            retry=retry,
+            transport=transport,
+            sleep=sleep,
+        )
+
+    @property
+    def stats(self):
+        return self.api.stats
+
+    def close(self) -> None:
+        self.api.close()
+
+    def _refresh_on_401(self, response: httpx.Response) -> bool:
+        """A 401 with an expired OAuth token: refresh once and retry (private tokens raise)."""
+        self._tokens.force_refresh()
+        return True
+
+    def _call(self, method: str, path: str, *, kind: str, **kw: Any) -> Any:
+        return self.api.request_json(
+            method, path, kind=kind, on_auth_failure=self._refresh_on_401, **kw
+        )
+
+    # -- metadata ---------------------------------------------------------------------------
+
+    def list_properties(self, object_type: str) -> list[dict[str, Any]]:
+        body = self._call(
+            "GET",
+            f"/crm/v3/properties/{object_type}",
+            kind="properties",
+            params={"archived": "false"},
+        )
+        return self._results(body, "properties")
+
+    def property_names(self, object_type: str) -> list[str]:
+        return sorted({p["name"] for p in self.list_properties(object_type)})
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _results(self, body: Any, what: str) -> list[dict[str, Any]]:
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise MalformedResponseError(
+                f"HubSpot {what} response has no results list",
+                provider=PROVIDER,
+                integration_id=self.integration_id,
+                hint="the page was malformed; rerun the sync",
+            )
+        return body["results"]
+
+    def chunk_properties(self, path: str, fixed_params: dict[str, str], names: Sequence[str]):
+        """Split property names so that every GET URL stays under `max_url_length`."""
+        base_len = len(self._api_base) + len(path) + 1 + len(urlencode(fixed_params)) + 40
+        room = self.max_url_length - base_len - len("&properties=")
+        if room <= 0:
+            raise ProviderError("max_url_length too small for the request", provider=PROVIDER)
+        chunks: list[list[str]] = [[]]
+        used = 0
+        for name in names:
+            cost = len(name) + 3  # the name plus an encoded comma
+            if chunks[-1] and used + cost > room:
+                chunks.append([])
+                used = 0
+            chunks[-1].append(name)
+            used += cost
+        return chunks
+
+    def iter_list_pages(
+        self,
+        entity: HubSpotEntity,
+        properties: Sequence[str],
+        *,
+        archived: bool = False,
+        page_size: int = LIST_PAGE_SIZE,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Walk the list endpoint by opaque `after` cursor; every record carries all properties.
+
+        Property names that would push the URL over the limit are read with one batch/read POST
+        per page (its body has no length limit), then merged in by id.
+        """
+        path = f"/crm/v3/objects/{entity.object_type}"
+        params: dict[str, str] = {"limit": str(page_size), "archived": str(archived).lower()}
+        if entity.association_types and not archived:
+            params["associations"] = ",".join(entity.association_types)
+        first, *rest = self.chunk_properties(path, {**params, "after": "x" * 24}, properties)
+        rest_names = [name for chunk in rest for name in chunk]
+        after: str | None = None
+        while True:
+            query = {**params, "properties": ",".join(first)}
+            if after:
+                query["after"] = after
+            body = self._call("GET", path, kind="list", params=query)
+            records = self._results(body, f"{entity.name} list")
+            if rest_names and records:
+                self._merge_properties(entity, records, rest_names, archived=archived)
+            if records:
+                yield records
+            after = (((body.get("paging") or {}).get("next")) or {}).get("after")
+            if not after:
+                return
+
+    def _merge_properties(
+        self,
+        entity: HubSpotEntity,
+        records: list[dict[str, Any]],
+        names: list[str],
+        *,
+        archived: bool,
+    ) -> None:
+        extra = self.batch_read(entity, [r["id"] for r in records], names, archived=archived)
+        by_id = {r["id"]: r.get("properties") or {} for r in extra}
+        for record in records:
+            record.setdefault("properties", {}).update(by_id.get(record["id"], {}))
+
+    def batch_read(
+        self,
+        entity: HubSpotEntity,
+        ids: Sequence[str],
+        properties: Sequence[str],
+        *,
+        archived=False,
+    ) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(ids), BATCH_SIZE):
+            body = self._call(
+                "POST",
+                f"/crm/v3/objects/{entity.object_type}/batch/read",
+                kind="batch_read",
+                params={"archived": str(archived).lower()},
+                json={
+                    "inputs": [{"id": i} for i in ids[start : start + BATCH_SIZE]],
+                    "properties": list(properties),
+                },
+            )
+            out.extend(self._results(body, f"{entity.name} batch read"))
+        return out
+
+    def search_page(
+        self,
+        entity: HubSpotEntity,
+        *,
+        filter_groups: list[dict[str, Any]],
+        sorts: list[dict[str, str]],
+        properties: Sequence[str],
+        after: int = 0,
+        limit: int = SEARCH_PAGE_SIZE,
+    ) -> tuple[list[dict[str, Any]], int | None, int]:
+        """One search page: (records, next offset or None, total)."""
+        body = self._call(
+            "POST",
+            f"/crm/v3/objects/{entity.object_type}/search",
+            kind="search",
+            budget=self.search_budget,
+            json={
+                "filterGroups": filter_groups,
+                "sorts": sorts,
+                "properties": list(properties),
+                "limit": limit,
+                "after": str(after),
+            },
+        )
+        records = self._results(body, f"{entity.name} search")
+        nxt = (((body.get("paging") or {}).get("next")) or {}).get("after")
+        return records, (int(nxt) if nxt not in (None, "") else None), int(body.get("total") or 0)
+
+    def iter_modified_since(
+        self,
+        entity: HubSpotEntity,
+        since_ms: int,
+        properties: Sequence[str],
+        *,
+        extra_filters: Sequence[dict[str, Any]] = (),
+        page_size: int = SEARCH_PAGE_SIZE,
+        result_cap: int = SEARCH_RESULT_CAP,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every record with lastmod >= since_ms, oldest first, each id at most once per window.
+
+        Search stops at 10,000 results per query. Before the next offset would reach the cap we
+        start a new window at the greatest lastmod seen (GTE re-reads boundary rows; they are
+        dropped by id). If one millisecond holds a whole window, we page that millisecond by
+        `hs_object_id` instead, so the restart can never loop.
+        """
+        prop = entity.lastmod_property
+        props = sorted(set(properties) | {prop, "hs_object_id"})
+        low = since_ms
+        boundary_ids: set[str] = set()
+        while True:
+            window_max: int | None = None
+            window_ids_at_max: set[str] = set()
+            after = 0
+            filters = [{"propertyName": prop, "operator": "GTE", "value": str(low)}, *extra_filters]
+            while True:
+                records, nxt, _total = self.search_page(
+                    entity,
+                    filter_groups=[{"filters": filters}],
+                    sorts=[{"propertyName": prop, "direction": "ASCENDING"}],
+                    properties=props,
+                    after=after,
+                    limit=page_size,
+                )
+                fresh = []
+                for record in records:
+                    ms = lastmod_ms(record, prop)
+                    if ms == low and record["id"] in boundary_ids:
+                        continue
+                    if window_max is None or ms > window_max:
+                        window_max, window_ids_at_max = ms, {record["id"]}
+                    elif ms == window_max:
+                        window_ids_at_max.add(record["id"])
+                    fresh.append(record)
+                if fresh:
+                    yield fresh
+                if nxt is None:
+                    return
+                if nxt + page_size > result_cap:
+                    break
+                after = nxt
+            # Window full: restart at the newest timestamp seen.
+            if window_max is None or window_max == low:
+                yield from self._iter_one_millisecond(
+                    entity, low, props, extra_filters, page_size, result_cap, boundary_ids
+                )
+                low, boundary_ids = low + 1, set()
+            else:
+                low, boundary_ids = window_max, window_ids_at_max
+
+    def _iter_one_millisecond(
+        self, entity, ms, props, extra_filters, page_size, result_cap, skip_ids
+    ) -> Iterator[list[dict[str, Any]]]:
+        """All records whose lastmod is exactly `ms`, paged by hs_object_id (no cap issue)."""
+        prop = entity.lastmod_property
+        last_id = 0
+        while True:
+            filters = [
+                {"propertyName": prop, "operator": "EQ", "value": str(ms)},
+                {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)},
+                *extra_filters,
+            ]
+            after = 0
+            while True:
+                records, nxt, _ = self.search_page(
+                    entity,
+                    filter_groups=[{"filters": filters}],
+                    sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                    properties=props,
+                    after=after,
+                    limit=page_size,
+                )
+                if records:
+                    last_id = max(last_id, *(int(r["id"]) for r in records))
+                    fresh = [r for r in records if r["id"] not in skip_ids]
+                    if fresh:
+                        yield fresh
+                if nxt is None:
+                    return
+                if nxt + page_size > result_cap:
+                    break
+                after = nxt
+
+    def read_associations(
+        self, from_type: str, to_type: str, ids: Sequence[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Current associations of each id, via v4 batch read (1,000 ids a request)."""
+        out: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+        for start in range(0, len(ids), ASSOCIATION_BATCH_SIZE):
+            body = self._call(
+                "POST",
+                f"/crm/v4/associations/{from_type}/{to_type}/batch/read",
+                kind="associations",
+                json={"inputs": [{"id": i} for i in ids[start : start + ASSOCIATION_BATCH_SIZE]]},
+            )
+            for row in self._results(body, "associations batch read"):
+                out[str(row["from"]["id"])] = row.get("to") or []
+        return out
+
+    # -- writes (reverse sync) --------------------------------------------------------------
+
+    def batch_update(self, entity: HubSpotEntity, inputs: list[dict[str, Any]]) -> list[dict]:
+        """Update records in batches of 100: inputs are `{id, properties}`."""
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(inputs), BATCH_SIZE):
+            body = self._call(
+                "POST",
+                f"/crm/v3/objects/{entity.object_type}/batch/update",
+                kind="batch_update",
+                json={"inputs": inputs[start : start + BATCH_SIZE]},
+            )
+            out.extend(self._results(body, "batch update"))
+        return out
+
+
+def lastmod_ms(record: dict[str, Any], prop: str) -> int:
+    """The record's modification time in epoch ms, from the property or `updatedAt`."""
+    from datetime import datetime
+
+    value = (record.get("properties") or {}).get(prop) or record.get("updatedAt")
+    if value is None:
+        return 0
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp() * 1000)
