@@ -123,8 +123,8 @@ class IntegrationRegistry:
                         "type": type,
                         "name": name,
                         "organization_id": organization_id,
-                        "config_keys": sorted(plain_config),
-                        "secrets_stored": sorted(secret_config),
+                        "config_fields": sorted(plain_config),
+                        "vaulted_fields": sorted(secret_config),
                     },
                 )
         except sa.exc.IntegrityError:
@@ -183,8 +183,8 @@ class IntegrationRegistry:
                 actor=actor,
                 integration_id=integration_id,
                 details={
-                    "config_keys": sorted(plain_config),
-                    "secrets_stored": sorted(secret_config),
+                    "config_fields": sorted(plain_config),
+                    "vaulted_fields": sorted(secret_config),
                 },
             )
         return self.get(integration_id)
@@ -255,7 +255,7 @@ class IntegrationRegistry:
         error: str | None = None,
         actor: str = "system",
     ) -> Integration:
-        pending = self._consume_state(state)
+        pending = self._consume_state(state, actor)
         integration_id = pending["integration_id"]
         try:
             if pending["expires_at"] <= clock.time():
@@ -385,7 +385,7 @@ class IntegrationRegistry:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _consume_state(self, state: str) -> dict[str, Any]:
+    def _consume_state(self, state: str, actor: str) -> dict[str, Any]:
         t = self.db.oauth_states
         digest = state_digest(state)
         with self.db.begin() as conn:
@@ -393,7 +393,7 @@ class IntegrationRegistry:
             if row is None:
                 self.audit.record(
                     "oauth.callback_failed",
-                    actor="oauth-callback",
+                    actor=actor,
                     details={"reason": "unknown or already used state"},
                 )
         if row is None:
