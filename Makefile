@@ -1,0 +1,44 @@
+# The project's commands. Everything installs into .venv from the lock file; data lives in .data/.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export DATA_DIR ?= $(CURDIR)/.data
+export DAGSTER_HOME ?= $(DATA_DIR)/dagster_home
+export RUNTIME__DLTHUB_TELEMETRY ?= false
+
+.PHONY: setup demo test dev bench lint format clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+demo: setup
+	$(BIN)/platform demo
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -n 2 --dist loadfile -q
+
+dev: setup
+	bash scripts/dev.sh
+
+bench: setup
+	$(BIN)/python -m bench.hubspot_full_sync
+	$(BIN)/python -m bench.hubspot_incremental
+	$(BIN)/python -m bench.hubspot_faults
+
+lint:
+	$(BIN)/ruff check .
+
+format:
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(DATA_DIR)
