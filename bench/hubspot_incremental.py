@@ -29,9 +29,7 @@ def main() -> None:
         "companies": args.contacts // 5,
         "deals": args.contacts // 4,
     }
-    config = HubSpotSandboxConfig(
-        **sizes, ten_second_limit=10_000_000, daily_limit=1_000_000_000
-    )
+    config = HubSpotSandboxConfig(**sizes, ten_second_limit=10_000_000, daily_limit=1_000_000_000)
     sandbox = start_sandbox_process(config)
     rows = []
     try:
@@ -73,8 +71,18 @@ def main() -> None:
         sandbox.stop()
     print_table(
         f"Incremental sync after changes ({args.contacts:,} contacts; search page {SEARCH_PAGE_SIZE})",
-        ["scenario", "entity", "changed", "rows read", "requests", "bound", "within",
-         "assoc. requests", "load packages", "requests by kind"],
+        [
+            "scenario",
+            "entity",
+            "changed",
+            "rows read",
+            "requests",
+            "bound",
+            "within",
+            "assoc. requests",
+            "load packages",
+            "requests by kind",
+        ],
         rows,
     )
     idle_packages = sum(r[8] for r in rows if r[0] == "nothing changed")

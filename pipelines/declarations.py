@@ -31,9 +31,11 @@ class IntegrationDeclaration(BaseModel):
     @field_validator("entities")
     @classmethod
     def _known_entities(cls, value: list[str]) -> list[str]:
-        from sources.hubspot.entities import resolve_entities
+        from sources.hubspot.entities import ENTITIES
 
-        resolve_entities(value)
+        unknown = [e for e in value if e not in ENTITIES]
+        if unknown:
+            raise ValueError(f"unknown entities {unknown}; choose from {sorted(ENTITIES)}")
         return value
 
 

@@ -5,7 +5,6 @@ load path live in `sources/` and `pipelines/`. Each materialization carries run 
 the entity's asset checks (no duplicate ids; a full sync with zero rows fails loudly).
 """
 
-
 import re
 
 import dagster as dg

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from dagster_project.defs.hubspot.assets import build_hubspot_assets
-from dagster_project.defs.hubspot.checks import freshness_checks
+from dagster_project.defs.hubspot.checks import freshness_checks, freshness_sensor
 from dagster_project.defs.hubspot.schedules import build_schedule, sync_job
 from pipelines.declarations import Declarations
 
@@ -24,15 +24,7 @@ def hubspot_definitions(declarations: Declarations, *, schedules_running: bool) 
         checks.extend(freshness_checks(decl))
     sensors = []
     if checks:
-        sensors.append(
-            dg.build_sensor_for_freshness_checks(
-                freshness_checks=checks,
-                name="hubspot_freshness_sensor",
-                default_status=dg.DefaultSensorStatus.RUNNING
-                if schedules_running
-                else dg.DefaultSensorStatus.STOPPED,
-            )
-        )
+        sensors.append(freshness_sensor(checks, schedules_running))
     return dg.Definitions(
         assets=assets, jobs=jobs, schedules=schedules, asset_checks=checks, sensors=sensors
     )
