@@ -94,12 +94,14 @@ class HubSpotClient:
         *,
         integration_id: str | None = None,
         max_url_length: int = DEFAULT_MAX_URL_LENGTH,
+        search_result_cap: int = SEARCH_RESULT_CAP,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.integration_id = integration_id
         self.max_url_length = max_url_length
+        self.search_result_cap = search_result_cap
         self._tokens = tokens
         self._api_base = api_base.rstrip("/")
         self.budget = RateBudget(reserve=3, sleep=sleep)
@@ -285,7 +287,7 @@ class HubSpotClient:
         *,
         extra_filters: Sequence[dict[str, Any]] = (),
         page_size: int = SEARCH_PAGE_SIZE,
-        result_cap: int = SEARCH_RESULT_CAP,
+        result_cap: int | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Every record with lastmod >= since_ms, oldest first, each id at most once per window.
 
@@ -295,6 +297,7 @@ class HubSpotClient:
         `hs_object_id` instead, so the restart can never loop.
         """
         prop = entity.lastmod_property
+        result_cap = result_cap or self.search_result_cap
         props = sorted(set(properties) | {prop, "hs_object_id"})
         low = since_ms
         boundary_ids: set[str] = set()
