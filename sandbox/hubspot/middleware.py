@@ -1,0 +1,157 @@
+"""Per-request pipeline: URL length, injected faults, authentication, scopes, rate limits, log.
+
+Runs as Flask before/after hooks, so every blueprint gets the same gateway behaviour HubSpot's
+edge shows: faults and 414 first, then 401/403, then 429, then the handler.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, g, request
+
+from sandbox.hubspot.faults import (
+    malformed_response,
+    rate_limited_response,
+    reset_response,
+    server_error_response,
+)
+from sandbox.hubspot.objtypes import resolve
+from sandbox.hubspot.ratelimit import headers_for
+from sandbox.hubspot.responses import ApiError, json_response, rate_limit_body
+from sandbox.hubspot.routes.common import state
+
+AUTH_MESSAGE = (
+    "Authentication credentials not found. This API supports OAuth 2.0 authentication and you "
+    "can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
+)
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith("/crm/")
+
+
+def _required_scopes(path: str) -> set[str] | None:
+    """Scopes any one of which allows this call (None = no scope check)."""
+    args = request.view_args or {}
+    key = args.get("object_type_key") or args.get("from_type")
+    otype = resolve(str(key)) if key else None
+    if otype is None:
+        return None
+    name = otype.name
+    if "/properties" in path:
+        return (
+            {f"crm.schemas.{name}.read", f"crm.objects.{name}.read"}
+            if request.method == "GET"
+            else {f"crm.schemas.{name}.write"}
+        )
+    reading = request.method == "GET" or path.endswith(("/search", "/batch/read"))
+    return {f"crm.objects.{name}.read"} if reading else {f"crm.objects.{name}.write"}
+
+
+def _authenticate() -> Response | None:
+    st = state()
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    if token and token in st.tokens.private_app_tokens:
+        g.auth = "private_app"
+        return None
+    at = st.tokens.access.get(token) if token else None
+    if at is None:
+        g.auth = "none"
+        raise ApiError(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION")
+    g.auth = "oauth"
+    now = st.now_ms()
+    if now >= at.expires_ms:
+        seconds = max(1, (now - at.expires_ms) // 1000)
+        raise ApiError(
+            401,
+            f"The OAuth token used to make this call expired {seconds} second(s) ago.",
+            "EXPIRED_AUTHENTICATION",
+        )
+    if st.config.enforce_scopes:
+        needed = _required_scopes(request.path)
+        if needed and not needed & set(at.scopes):
+            raise ApiError(
+                403,
+                "This app hasn't been granted all required scopes to make this call. "
+                "Read more about required scopes here: https://developers.hubspot.com/scopes.",
+                "MISSING_SCOPES",
+                errors=[
+                    {
+                        "message": "One or more of the following scopes are required.",
+                        "context": {"requiredGranularScopes": sorted(needed)},
+                    }
+                ],
+            )
+    return None
+
+
+def before() -> Response | None:
+    g.started = time.perf_counter()
+    g.auth = "none"
+    g.fault = None
+    g.rate_headers = None
+    st = state()
+    path = request.path
+    if len(request.full_path) > st.config.max_url_length:
+        return json_response(
+            {"status": "error", "message": "URI Too Long", "category": "VALIDATION_ERROR"}, 414
+        )
+    kind, latency = st.faults.decide(path)
+    if latency:
+        time.sleep(latency / 1000)
+    if kind is not None:
+        g.fault = kind
+        if kind == "5xx":
+            return server_error_response(st.faults.pick_5xx())
+        if kind == "429":
+            return rate_limited_response(st.limiter.burst_limit("private_app"))
+        if kind == "reset":
+            return reset_response()
+        return malformed_response()
+    if not _is_api(path):
+        return None
+    _authenticate()
+    if path.endswith("/search") and request.method == "POST":
+        if not st.limiter.check_search():
+            return json_response(rate_limit_body("SECONDLY"), 429)
+        return None
+    oauth = g.auth == "oauth"
+    decision = st.limiter.check("oauth" if oauth else "private_app", st.day())
+    headers = headers_for(decision, oauth)
+    if not decision.allowed:
+        return json_response(
+            rate_limit_body(decision.policy or "TEN_SECONDLY_ROLLING"), 429, headers
+        )
+    g.rate_headers = headers
+    return None
+
+
+def after(resp: Response) -> Response:
+    headers = g.get("rate_headers")
+    if headers:
+        resp.headers.update(headers)
+    if request.path.startswith("/_sandbox/requests"):
+        return resp
+    entry = {
+        "method": request.method,
+        "path": request.path,
+        "query": request.query_string.decode("latin-1"),
+        "status": resp.status_code,
+        "auth": g.get("auth", "none"),
+        "bytes": resp.calculate_content_length() or 0
+        if not resp.is_streamed
+        else int(resp.headers.get("Content-Length") or 0),
+        "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 3),
+    }
+    if g.get("fault"):
+        entry["fault"] = g.fault
+    rule = request.url_rule.rule if request.url_rule is not None else request.path
+    state().log.add(entry, rule)
+    return resp
+
+
+def install(app: Flask) -> None:
+    app.before_request(before)
+    app.after_request(after)

@@ -1,0 +1,81 @@
+"""JSON responses and HubSpot-shaped error bodies (orjson, `application/json;charset=utf-8`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from flask import Response
+
+JSON_TYPE = "application/json;charset=utf-8"
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    resp = Response(orjson.dumps(body), status=status, content_type=JSON_TYPE)
+    if headers:
+        resp.headers.update(headers)
+    return resp
+
+
+def correlation_id() -> str:
+    return str(uuid.uuid4())
+
+
+def error_body(
+    message: str, category: str, *, sub_category: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "status": "error",
+        "message": message,
+        "correlationId": correlation_id(),
+        "category": category,
+    }
+    if sub_category:
+        body["subCategory"] = sub_category
+    body.update(extra)
+    return body
+
+
+class ApiError(Exception):
+    """Raised by handlers; rendered as HubSpot's generic error body."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        category: str = "VALIDATION_ERROR",
+        *,
+        sub_category: str | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = error_body(message, category, sub_category=sub_category, **extra)
+
+    def response(self) -> Response:
+        return json_response(self.body, self.status)
+
+
+def not_found(message: str = "resource not found") -> ApiError:
+    return ApiError(404, message, "OBJECT_NOT_FOUND")
+
+
+def rate_limit_body(policy: str) -> dict[str, Any]:
+    """HubSpot's documented 429 body for the DAILY / TEN_SECONDLY_ROLLING / SECONDLY policies."""
+    message = {
+        "DAILY": "You have reached your daily limit.",
+        "TEN_SECONDLY_ROLLING": "You have reached your ten_secondly_rolling limit.",
+        "SECONDLY": "You have reached your secondly limit.",
+    }[policy]
+    body: dict[str, Any] = {
+        "status": "error",
+        "message": message,
+        "errorType": "RATE_LIMIT",
+        "correlationId": correlation_id(),
+        "policyName": policy,
+        "requestId": correlation_id(),
+    }
+    if policy == "TEN_SECONDLY_ROLLING":
+        body["groupName"] = "api-calls-private-app"
+    return body

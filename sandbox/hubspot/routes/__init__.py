@@ -1,0 +1,1 @@
+"""Flask blueprints of the HubSpot sandbox, one per API concern."""

@@ -1,0 +1,94 @@
+"""Helpers shared by the route modules: state access, object-type and body parsing, path prefixes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import orjson
+from flask import current_app, request
+
+from sandbox.hubspot.objtypes import ObjectType, resolve
+from sandbox.hubspot.responses import ApiError
+from sandbox.hubspot.state import SandboxState
+
+DATE_VERSIONS = ("2025-09", "2026-03", "2026-09", "2025-09-beta", "2026-03-beta", "2026-09-beta")
+OBJECT_PREFIXES = ("/crm/v3/objects",) + tuple(f"/crm/objects/{v}" for v in DATE_VERSIONS)
+PROPERTY_PREFIXES = ("/crm/v3/properties",) + tuple(f"/crm/properties/{v}" for v in DATE_VERSIONS)
+EXTENSION = "hubspot_sandbox"
+
+
+def state() -> SandboxState:
+    return current_app.extensions[EXTENSION]
+
+
+def object_type(key: str) -> ObjectType:
+    otype = resolve(key)
+    if otype is None:
+        raise ApiError(400, f"Unable to infer object type from: {key}", "VALIDATION_ERROR")
+    return otype
+
+
+def json_body() -> Any:
+    raw = request.get_data(cache=True)
+    if not raw:
+        return {}
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"Invalid input JSON on line 1: {exc}", "VALIDATION_ERROR") from exc
+
+
+def json_object() -> dict[str, Any]:
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ApiError(400, "Invalid input JSON: expected an object", "VALIDATION_ERROR")
+    return body
+
+
+def int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ApiError(400, f"Invalid value for {name}: {raw}", "VALIDATION_ERROR") from exc
+
+
+def bool_arg(name: str, default: bool = False) -> bool:
+    raw = request.args.get(name)
+    return default if raw is None else raw.lower() == "true"
+
+
+def parse_id(raw: Any) -> int | None:
+    try:
+        value = int(str(raw))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def encode_cursor(next_id: int) -> str:
+    return base64.b64encode(f"{next_id}\n".encode()).decode()
+
+
+def decode_cursor(raw: str) -> int:
+    text = raw.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        decoded = base64.b64decode(text + "=" * (-len(text) % 4), validate=False).decode().strip()
+        return int(decoded)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"Invalid paging cursor: {raw}", "VALIDATION_ERROR") from exc
+
+
+def add_rules(
+    bp: Any, prefixes: tuple[str, ...], suffix: str, view: Any, methods: list[str]
+) -> None:
+    for n, prefix in enumerate(prefixes):
+        bp.add_url_rule(
+            prefix + suffix, endpoint=f"{view.__name__}_{n}", view_func=view, methods=methods
+        )

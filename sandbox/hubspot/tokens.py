@@ -1,0 +1,74 @@
+"""OAuth authorization codes, access and refresh tokens, and private app tokens of the portal.
+
+Access-token expiry is measured on the sandbox clock, so tests can expire a token by moving the
+clock instead of waiting.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class AuthCode:
+    client_id: str
+    redirect_uri: str
+    scopes: list[str]
+    challenge: str | None
+    method: str | None
+    used: bool = False
+
+
+@dataclass(slots=True)
+class AccessToken:
+    token: str
+    expires_ms: int
+    scopes: list[str]
+    refresh_token: str | None
+    client_id: str
+
+
+@dataclass(slots=True)
+class RefreshToken:
+    token: str
+    scopes: list[str]
+    client_id: str
+
+
+@dataclass
+class TokenStore:
+    """All credentials issued by the sandbox portal."""
+
+    private_app_tokens: set[str] = field(default_factory=set)
+    codes: dict[str, AuthCode] = field(default_factory=dict)
+    access: dict[str, AccessToken] = field(default_factory=dict)
+    refresh: dict[str, RefreshToken] = field(default_factory=dict)
+
+    def issue_code(self, code: AuthCode) -> str:
+        value = secrets.token_hex(18)
+        self.codes[value] = code
+        return value
+
+    def issue_access(
+        self, scopes: list[str], client_id: str, refresh: str | None, now_ms: int, ttl_s: int
+    ) -> AccessToken:
+        token = "CN" + secrets.token_urlsafe(48)
+        at = AccessToken(token, now_ms + ttl_s * 1000, scopes, refresh, client_id)
+        self.access[token] = at
+        return at
+
+    def issue_refresh(self, scopes: list[str], client_id: str) -> RefreshToken:
+        rt = RefreshToken(
+            "na1-" + "-".join(secrets.token_hex(n) for n in (2, 2, 2, 2, 6)), scopes, client_id
+        )
+        self.refresh[rt.token] = rt
+        return rt
+
+
+def s256(verifier: str) -> str:
+    """RFC 7636 S256 code challenge of a verifier."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
