@@ -68,9 +68,8 @@ class ObjectStore:
         if ov is None:
             if i is None:
                 return None
-            props = self.base.props(i)
-            lm = self.base.lastmod(i)
-            return Row(record_id, props, parse_ms(props["createdate"]) or lm, lm)
+            props, created = self.base.row_parts(i)
+            return Row(record_id, props, created, self.base.lastmod(i))
         if ov.is_base and i is not None:
             props = self.base.props(i)
             props.update(ov.props)

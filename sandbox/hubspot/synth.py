@@ -184,6 +184,7 @@ NOUNS = [
     "Foods",
     "Health",
 ]
+WORDS_LOWER = [w.lower() for w in WORDS]
 DAY_MS = 86_400_000
 
 
@@ -207,6 +208,11 @@ class BaseRecords:
         self.step_ms = max(1, config.base_span_ms // groups)
         self.key = mix64(config.seed * 1_000_003 + otype.code)
         self.custom_count = config.custom_properties
+        kinds = [k for k, _ in CUSTOM_KINDS]
+        self._custom = [
+            (f"custom_prop_{k}", kinds.index(CUSTOM_KINDS[(k - 1) % 5][0]), k % 41, (7 * k) % 37)
+            for k in range(1, config.custom_properties + 1)
+        ]
         self._gen = {
             "contacts": self._contact,
             "companies": self._company,
@@ -257,27 +263,35 @@ class BaseRecords:
 
     def props(self, i: int) -> dict[str, str | None]:
         """All property values of base record i (strings or None)."""
-        h1, h2 = self.hashes(i)
-        props = self._gen(i, h1, h2)
-        for k in range(1, self.custom_count + 1):
-            hk = (h2 >> (k % 41)) ^ (h1 >> ((7 * k) % 37))
-            kind = CUSTOM_KINDS[(k - 1) % len(CUSTOM_KINDS)][0]
-            if hk % 7 == 0:
-                value = None
-            elif kind == "string":
-                value = f"{WORDS[hk % len(WORDS)].lower()}-{hk % 1000}"
-            elif kind == "enumeration":
-                value = CUSTOM_OPTIONS[(hk >> 3) % len(CUSTOM_OPTIONS)]
-            elif kind == "number":
-                value = str((hk >> 5) % 100000)
-            elif kind == "datetime":
-                value = iso_ms(self.start_ms + (hk >> 4) % (365 * DAY_MS))
-            else:
-                value = "true" if (hk >> 6) & 1 else "false"
-            props[f"custom_prop_{k}"] = value
-        return props
+        return self.row_parts(i)[0]
 
-    def _contact(self, i: int, h1: int, h2: int) -> dict[str, str | None]:
+    def row_parts(self, i: int) -> tuple[dict[str, str | None], int]:
+        """(all property values, created ms) of base record i."""
+        h1 = mix64(self.key ^ i)
+        h2 = mix64(h1)
+        created = self.lastmod(i) - (h2 % (90 * DAY_MS))
+        props = self._gen(i, h1, h2, created)
+        for name, kind, s1, s2 in self._custom:
+            hk = (h2 >> s1) ^ (h1 >> s2)
+            if hk % 7 == 0:
+                props[name] = None
+            elif kind == 0:
+                props[name] = f"{WORDS_LOWER[hk % len(WORDS)]}-{hk % 1000}"
+            elif kind == 1:
+                props[name] = CUSTOM_OPTIONS[(hk >> 3) % 3]
+            elif kind == 2:
+                props[name] = str((hk >> 5) % 100000)
+            elif kind == 3:
+                props[name] = iso_ms(self.start_ms + (hk >> 4) % (365 * DAY_MS))
+            else:
+                props[name] = "true" if (hk >> 6) & 1 else "false"
+        return props, created
+
+    def created_ms(self, i: int) -> int:
+        h2 = mix64(mix64(self.key ^ i))
+        return self.created(i, h2)
+
+    def _contact(self, i: int, h1: int, h2: int, created: int) -> dict[str, str | None]:
         rid = self.otype.id_base + i
         first = FIRST[h1 % len(FIRST)]
         last = LAST[(h1 >> 8) % len(LAST)]
@@ -303,12 +317,12 @@ class BaseRecords:
             "hs_lead_status": None
             if (h1 >> 44) % 3 == 0
             else LEAD_STATUSES[(h2 >> 40) % len(LEAD_STATUSES)],
-            "createdate": iso_ms(self.created(i, h2)),
+            "createdate": iso_ms(created),
             "lastmodifieddate": lm,
             "hs_object_id": str(rid),
         }
 
-    def _company(self, i: int, h1: int, h2: int) -> dict[str, str | None]:
+    def _company(self, i: int, h1: int, h2: int, created: int) -> dict[str, str | None]:
         rid = self.otype.id_base + i
         word = WORDS[h1 % len(WORDS)]
         noun = NOUNS[(h1 >> 8) % len(NOUNS)]
@@ -322,12 +336,12 @@ class BaseRecords:
             "phone": None if (h1 >> 28) % 5 == 0 else f"+1-617-555-{(h2 >> 12) % 10000:04d}",
             "numberofemployees": None if (h1 >> 32) % 8 == 0 else str(1 + (h2 >> 20) % 5000),
             "annualrevenue": None if (h1 >> 36) % 4 == 0 else str(((h2 >> 30) % 100000) * 1000),
-            "createdate": iso_ms(self.created(i, h2)),
+            "createdate": iso_ms(created),
             "hs_lastmodifieddate": iso_ms(self.start_ms + (i // self.ties) * self.step_ms),
             "hs_object_id": str(rid),
         }
 
-    def _deal(self, i: int, h1: int, h2: int) -> dict[str, str | None]:
+    def _deal(self, i: int, h1: int, h2: int, created: int) -> dict[str, str | None]:
         rid = self.otype.id_base + i
         lm = self.start_ms + (i // self.ties) * self.step_ms
         cents = (h2 >> 8) % 100
@@ -337,7 +351,7 @@ class BaseRecords:
             "dealstage": DEAL_STAGES[(h1 >> 20) % len(DEAL_STAGES)],
             "pipeline": "default",
             "closedate": None if (h1 >> 24) % 3 == 0 else iso_ms(lm + (h2 >> 16) % (60 * DAY_MS)),
-            "createdate": iso_ms(self.created(i, h2)),
+            "createdate": iso_ms(created),
             "hs_lastmodifieddate": iso_ms(lm),
             "hs_object_id": str(rid),
         }

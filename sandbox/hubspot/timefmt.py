@@ -7,14 +7,19 @@ from datetime import datetime
 from functools import lru_cache
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
+def _day_prefix(day: int) -> str:
+    t = time.gmtime(day * 86400)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+
+
 def iso_ms(ms: int) -> str:
     """Epoch milliseconds → `2024-09-11T13:27:39.356Z`."""
-    t = time.gmtime(ms // 1000)
-    return (
-        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
-        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{ms % 1000:03d}Z"
-    )
+    day, rem = divmod(ms, 86_400_000)
+    sec, milli = divmod(rem, 1000)
+    minute, second = divmod(sec, 60)
+    hour, minute = divmod(minute, 60)
+    return f"{_day_prefix(day)}{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
 
 
 def parse_ms(value: object) -> int | None:
