@@ -103,6 +103,13 @@ class Warehouse:
 
         return psycopg.connect(self.postgres_url.replace("postgresql+psycopg://", "postgresql://"))
 
+    def table_exists(self, schema: str, table: str) -> bool:
+        rows = self.query(
+            "SELECT COUNT(*) FROM information_schema.tables "
+            f"WHERE table_schema = '{schema}' AND table_name = '{table}'"
+        )
+        return bool(rows[0][0])
+
     def query(self, sql: str) -> list[tuple]:
         """Run one read query and return all rows."""
         conn = self.connect_readonly()

@@ -218,7 +218,10 @@ class SyncRunner:
                 table_name="sync_runs",
                 write_disposition="merge",
                 primary_key="run_id",
-                columns={"rows_by_table": {"data_type": "json"}},
+                columns={
+                    "rows_by_table": {"data_type": "json"},
+                    "error": {"data_type": "text", "nullable": True},
+                },
             )
 
 

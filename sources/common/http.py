@@ -111,6 +111,9 @@ class RetryPolicy:
     backoff_base: float = 0.5
     backoff_max: float = 20.0
     rate_limit_fallback_wait: float = 1.0
+    # A 429 is the provider pacing us, not a failure: keep waiting until this much time was
+    # spent on one request, however many refusals that takes.
+    rate_limit_max_wait_s: float = 900.0
 
     def backoff(self, attempt: int) -> float:
         return random.uniform(0, min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1))))
@@ -188,6 +191,8 @@ class ApiClient:
         """
         content = orjson.dumps(json) if json is not None else None
         attempt = 0
+        rate_limited = 0
+        rate_limit_waited = 0.0
         auth_retried = False
         budget = budget or self._budget
         while True:
@@ -214,18 +219,22 @@ class ApiClient:
                 self._note_retry(self._retry.backoff(attempt))
                 continue
             self.stats.bytes_received += len(response.content)
-            if budget is not None and self._read_budget_headers is not None:
-                budget.observe(*self._read_budget_headers(response.headers))
             status = response.status_code
+            if budget is not None and self._read_budget_headers is not None and status != 429:
+                # A 429 is handled by its own backoff below; its headers would double the wait.
+                budget.observe(*self._read_budget_headers(response.headers))
             if status == 401 and on_auth_failure is not None and not auth_retried:
                 auth_retried = True
                 if on_auth_failure(response):
                     attempt -= 1
                     continue
             if status == 429:
-                if attempt >= self._retry.max_attempts:
+                rate_limited += 1
+                attempt -= 1  # pacing, not a failed attempt
+                wait = self._retry_after(response, rate_limited)
+                if rate_limit_waited + wait > self._retry.rate_limit_max_wait_s:
                     raise self._refusal(response, RateLimitError)
-                wait = self._retry_after(response, attempt)
+                rate_limit_waited += wait
                 self.stats.rate_limit_waits += 1
                 self.stats.rate_limit_wait_s += wait
                 self._note_retry(wait)

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from sources.hubspot.entities import AssociationSpec
 
-TIMESTAMP = pa.timestamp("ms", tz="UTC")
+TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
 def property_column(name: str) -> str:
@@ -37,7 +37,7 @@ def records_to_table(
     }
     for name in property_names:
         columns[property_column(name)] = pa.array([p.get(name) for p in props], pa.string())
-    columns["_extracted_at"] = pa.array([extracted_at_ms] * len(records), pa.int64()).cast(
+    columns["_extracted_at"] = pa.array([extracted_at_ms * 1000] * len(records), pa.int64()).cast(
         TIMESTAMP
     )
     return pa.table(columns)

@@ -129,8 +129,14 @@ class HubSpotClient:
         self.api.close()
 
     def _refresh_on_401(self, response: httpx.Response) -> bool:
-        """A 401 with an expired OAuth token: refresh once and retry (private tokens raise)."""
-        self._tokens.force_refresh()
+        """A 401: refresh the OAuth token once and retry. Credentials that cannot be refreshed
+        (a private-app token, a revoked refresh token) fail with HubSpot's own message."""
+        try:
+            self._tokens.force_refresh()
+        except AuthenticationError as exc:
+            refused = error_for(self.integration_id)(response)
+            refused.hint = exc.hint or refused.hint
+            raise refused from exc
         return True
 
     def _call(self, method: str, path: str, *, kind: str, **kw: Any) -> Any:

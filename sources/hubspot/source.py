@@ -138,6 +138,11 @@ class _ArrowBatcher:
                         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
                         primary_key=[spec.from_column, spec.to_column],
                         merge_key=spec.from_column,
+                        columns=[
+                            {"name": spec.from_column, "data_type": "text", "nullable": False},
+                            {"name": spec.to_column, "data_type": "text", "nullable": False},
+                            {"name": "association_type", "data_type": "text"},
+                        ],
                     ),
                     create_table_variant=True,
                 )

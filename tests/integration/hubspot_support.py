@@ -17,7 +17,9 @@ from sources.common.http import RetryPolicy
 from sources.hubspot.client import HubSpotClient
 
 PRIVATE_APP_TOKEN = "pat-na1-00000000-0000-0000-0000-000000000000"
-FAST_RETRY = RetryPolicy(max_attempts=10, backoff_base=0.01, rate_limit_fallback_wait=0.01)
+FAST_RETRY = RetryPolicy(
+    max_attempts=10, backoff_base=0.01, backoff_max=0.05, rate_limit_fallback_wait=0.01
+)
 SMALL_PORTAL = {
     "contacts": 1200,
     "companies": 250,

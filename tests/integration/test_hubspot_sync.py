@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from core.errors import AuthenticationError
+from core.errors import AuthenticationError, ProviderError
 from sources.hubspot.client import SEARCH_PAGE_SIZE
 
 ENTITIES = ("contacts", "companies", "deals")
@@ -138,13 +138,24 @@ def test_archived_records_are_captured(platform, sandbox):
 
 
 def test_properties_too_long_for_one_url_are_chunked(platform, sandbox):
+    sandbox.reset(max_url_length=450, custom_properties=12)
+
     result = platform.sync(
-        full_refresh=True, entities=["contacts"], client_kw={"max_url_length": 600}
+        full_refresh=True, entities=["contacts"], client_kw={"max_url_length": 400}
     )
 
     assert result.requests_by_kind.get("batch_read", 0) > 0
     assert all(r.get("status") != 414 for r in sandbox.requests())
     assert_equal_to_truth(platform, "contacts")
+
+
+def test_the_sandbox_refuses_an_unchunked_long_url_with_414(platform, sandbox):
+    sandbox.reset(max_url_length=450, custom_properties=12)
+
+    with pytest.raises(ProviderError, match="414"):
+        platform.sync(
+            full_refresh=True, entities=["contacts"], client_kw={"max_url_length": 100_000}
+        )
 
 
 def test_filters_limit_the_sync_and_keep_their_own_bookmark(platform):

@@ -91,7 +91,11 @@ def build_hubspot_assets(decl: IntegrationDeclaration) -> dg.AssetsDefinition:
                     "table": table,
                 },
             )
-            dupes = warehouse.query(f"SELECT COUNT(*) - COUNT(DISTINCT id) FROM {table}")[0][0]
+            dupes = (
+                warehouse.query(f"SELECT COUNT(*) - COUNT(DISTINCT id) FROM {table}")[0][0]
+                if warehouse.table_exists(result.dataset, entity)
+                else 0
+            )
             yield dg.AssetCheckResult(
                 asset_key=key,
                 check_name=NO_DUPLICATE_IDS,
