@@ -63,6 +63,7 @@ def pipeline_sync(base_url: str) -> dict:
         "rows": result.reports["contacts"].rows,
         "requests": result.requests,
         "loaded": result.rows_loaded.get("contacts", 0),
+        "steps": result.step_seconds,
     }
 
 
@@ -112,6 +113,7 @@ def main() -> None:
             ],
         ],
     )
+    print("\npipeline steps (s): " + ", ".join(f"{k} {v:.1f}" for k, v in ours["steps"].items()))
     ok = our_rps / base_rps >= 0.6 and ours["peak_rss_mb"] <= 600 and ours["loaded"] == base["rows"]
     print(
         f"\ntarget (>= 0.60 of bare fetch, <= 600 MB, all rows loaded): {'met' if ok else 'NOT met'}"

@@ -11,8 +11,8 @@ from typing import Protocol
 
 from core.errors import AuthenticationError, IntegrationError
 from pipelines.audit import AuditLog
-from pipelines.models import TokenSet
 from pipelines.vault import CredentialVault
+from sources.common.tokens import TokenSet
 from sources.hubspot.auth import HubSpotOAuth
 
 log = logging.getLogger(__name__)

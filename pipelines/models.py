@@ -8,9 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
-
-from core.clock import clock
+from pydantic import BaseModel, ConfigDict, Field
 
 IntegrationType = Literal["hubspot", "salesforce", "wordpress", "github"]
 IntegrationStatus = Literal["pending_auth", "active", "error", "disabled"]
@@ -35,38 +33,6 @@ class Integration(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
     updated_at: datetime
-
-
-class TokenSet(BaseModel):
-    """An OAuth token set as the vault keeps it; `expires_at` is epoch seconds."""
-
-    model_config = ConfigDict(frozen=True)
-
-    access_token: SecretStr
-    refresh_token: SecretStr | None = None
-    expires_at: float | None = None
-    token_type: str = "bearer"
-    scopes: list[str] = Field(default_factory=list)
-    hub_id: int | None = None
-
-    def expires_within(self, seconds: float) -> bool:
-        """True when the access token is (or within `seconds` will be) expired."""
-        return self.expires_at is not None and clock.time() + seconds >= self.expires_at
-
-    def to_vault(self) -> dict[str, Any]:
-        """Plain dict for the vault (which encrypts it); the only place secrets are unwrapped."""
-        return {
-            "access_token": self.access_token.get_secret_value(),
-            "refresh_token": self.refresh_token.get_secret_value() if self.refresh_token else None,
-            "expires_at": self.expires_at,
-            "token_type": self.token_type,
-            "scopes": list(self.scopes),
-            "hub_id": self.hub_id,
-        }
-
-    @classmethod
-    def from_vault(cls, value: dict[str, Any]) -> TokenSet:
-        return cls.model_validate(value)
 
 
 class SyncRun(BaseModel):

@@ -33,10 +33,10 @@ from pipelines.models import (
     Integration,
     IntegrationStatus,
     IntegrationType,
-    TokenSet,
     from_epoch,
 )
 from pipelines.vault import CredentialVault
+from sources.common.tokens import TokenSet
 from sources.hubspot.auth import DEFAULT_SCOPES, HubSpotOAuth, pkce_pair
 
 log = logging.getLogger(__name__)

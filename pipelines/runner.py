@@ -58,6 +58,7 @@ class SyncResult:
     rate_limit_wait_s: float = 0.0
     duration_s: float = 0.0
     load_ids: list[str] = field(default_factory=list)
+    step_seconds: dict[str, float] = field(default_factory=dict)
     dataset: str = ""
     error: str | None = None
 
@@ -145,6 +146,11 @@ class SyncRunner:
                 )
                 info = pipeline.run(source, loader_file_format=self.warehouse.loader_file_format)
             result.load_ids = list(info.loads_ids)
+            result.step_seconds = {
+                step.step: round((step.finished_at - step.started_at).total_seconds(), 3)
+                for step in pipeline.last_trace.steps
+                if step.finished_at and step.started_at
+            }
             normalize = pipeline.last_trace.last_normalize_info
             counts = dict(normalize.row_counts) if normalize else {}
             result.rows_loaded = {k: v for k, v in counts.items() if not k.startswith("_dlt")}

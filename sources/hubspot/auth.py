@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from core.clock import clock
 from core.errors import AuthenticationError, MalformedResponseError, ProviderError
-from pipelines.models import TokenSet
+from sources.common.tokens import TokenSet
 
 log = logging.getLogger(__name__)
 

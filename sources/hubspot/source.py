@@ -19,6 +19,7 @@ import dlt
 import pyarrow as pa
 
 from core.clock import Clock, clock
+from sources.common.prefetch import prefetch
 from sources.hubspot.arrow import (
     association_table,
     inline_association_rows,
@@ -186,7 +187,7 @@ def _entity_rows(
 
     # 1. live records
     if full and not filters:
-        for page in client.iter_list_pages(entity, names):
+        for page in prefetch(client.iter_list_pages(entity, names)):
             for spec in entity.associations:
                 batcher.add_associations(spec, inline_association_rows(page, spec))
             report.rows += len(page)

@@ -11,8 +11,8 @@ import pytest
 from core.clock import clock
 from pipelines.audit import AuditLog
 from pipelines.credentials import OAUTH_TOKEN
-from pipelines.models import TokenSet
 from pipelines.vault import CredentialVault
+from sources.common.tokens import TokenSet
 from tests.control_support import BACKENDS, FakeTokenEndpoint, open_control_db, refresh_worker
 
 

@@ -12,8 +12,8 @@ from core.clock import clock
 from core.errors import AuthenticationError, NotFoundError, ValidationError
 from core.settings import Settings
 from pipelines.credentials import OAuthTokenProvider, StaticTokenProvider
-from pipelines.models import TokenSet
 from pipelines.registry import IntegrationRegistry, state_digest
+from sources.common.tokens import TokenSet
 from tests.control_support import BACKENDS, FakeTokenEndpoint
 
 REDIRECT = "http://localhost:8000/oauth/callback"
