@@ -8,6 +8,7 @@ Usage: python -m bench.hubspot_full_sync [--contacts 200000]
 from __future__ import annotations
 
 import argparse
+import time
 
 import httpx
 import orjson
@@ -28,6 +29,7 @@ def bare_fetch(base_url: str) -> dict:
 
     entity = ENTITIES["contacts"]
     headers = {"Authorization": f"Bearer {PRIVATE_APP_TOKEN}"}
+    started = time.perf_counter()
     with httpx.Client(base_url=base_url, headers=headers, timeout=60) as http:
         names = sorted(p["name"] for p in http.get("/crm/v3/properties/contacts").json()["results"])
         params = {
@@ -48,7 +50,7 @@ def bare_fetch(base_url: str) -> dict:
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 break
-    return {"rows": rows, "requests": requests}
+    return {"rows": rows, "requests": requests, "seconds": time.perf_counter() - started}
 
 
 def pipeline_sync(base_url: str) -> dict:
@@ -56,10 +58,11 @@ def pipeline_sync(base_url: str) -> dict:
 
     settings = fresh_settings(temp_root("bench-full-"))
     integration_id = register_integration(settings, base_url)
-    result = SyncRunner(settings).run(
-        SyncRequest(integration_id, entities=["contacts"], full_refresh=True)
-    )
+    runner = SyncRunner(settings)
+    started = time.perf_counter()
+    result = runner.run(SyncRequest(integration_id, entities=["contacts"], full_refresh=True))
     return {
+        "seconds": time.perf_counter() - started,
         "rows": result.reports["contacts"].rows,
         "requests": result.requests,
         "loaded": result.rows_loaded.get("contacts", 0),

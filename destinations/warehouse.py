@@ -103,6 +103,27 @@ class Warehouse:
 
         return psycopg.connect(self.postgres_url.replace("postgresql+psycopg://", "postgresql://"))
 
+    def execute(self, statements: list[tuple[str, list | None]]) -> None:
+        """Run write statements in one transaction (callers hold `writer_lock` on DuckDB)."""
+        if self.kind == "duckdb":
+            import duckdb
+
+            assert self.duckdb_path is not None
+            self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+            conn = duckdb.connect(str(self.duckdb_path))
+        else:
+            import psycopg
+
+            conn = psycopg.connect(
+                self.postgres_url.replace("postgresql+psycopg://", "postgresql://")
+            )
+        try:
+            for sql, params in statements:
+                conn.execute(sql, params) if params is not None else conn.execute(sql)
+            conn.commit()
+        finally:
+            conn.close()
+
     def table_exists(self, schema: str, table: str) -> bool:
         rows = self.query(
             "SELECT COUNT(*) FROM information_schema.tables "

@@ -19,6 +19,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from core.errors import IntegrationError, ValidationError
 from core.settings import Settings, get_settings
+from destinations.ops_log import record_sync_run
 from destinations.warehouse import Warehouse, dataset_name
 from sources.common.http import RetryPolicy
 from sources.hubspot.client import HubSpotClient
@@ -28,7 +29,6 @@ from sources.hubspot.source import EntityReport, hubspot_source
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, int], None]
-OPS_DATASET = "platform_ops"
 
 
 @dataclass
@@ -208,27 +208,12 @@ class SyncRunner:
             "requests": result.requests,
             "retries": result.retries,
             "rate_limit_waits": result.rate_limit_waits,
+            "rate_limit_wait_s": result.rate_limit_wait_s,
             "duration_s": result.duration_s,
             "error": result.error,
             "finished_at": datetime.now(UTC),
         }
-        ops = dlt.pipeline(
-            pipeline_name="platform_ops",
-            destination=self.warehouse.destination(),
-            dataset_name=OPS_DATASET,
-            pipelines_dir=str(self.settings.dlt_pipelines_dir),
-        )
-        with self.warehouse.writer_lock():
-            ops.run(
-                [row],
-                table_name="sync_runs",
-                write_disposition="merge",
-                primary_key="run_id",
-                columns={
-                    "rows_by_table": {"data_type": "json"},
-                    "error": {"data_type": "text", "nullable": True},
-                },
-            )
+        record_sync_run(self.warehouse, row)
 
 
 def asdict_safe(value: Any) -> Any:

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -116,12 +117,15 @@ def start_sandbox_process(
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # stderr goes to a file, never a pipe nobody drains: a full pipe would freeze the server.
+    log_file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the child
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            log_file.seek(0)
+            err = log_file.read().decode(errors="replace")
             raise RuntimeError(f"sandbox process exited early ({proc.returncode}): {err[-2000:]}")
         try:
             if httpx.get(base_url + "/_sandbox/health", timeout=1.0).status_code == 200:
