@@ -125,8 +125,17 @@ class _ArrowBatcher:
 
     def flush(self) -> Iterator[Any]:
         if self.records:
-            yield records_to_table(
+            table = records_to_table(
                 self.records, self.property_names, extracted_at_ms=self.started_ms
+            )
+            # Two versions of one record in one load (changed while we paged): newest wins.
+            yield dlt.mark.with_hints(
+                table,
+                dlt.mark.make_hints(
+                    table_name=self.entity.name,
+                    columns=[{"name": "updated_at", "dedup_sort": "desc"}],
+                ),
+                create_table_variant=True,
             )
             self.records = []
         for spec in self.entity.associations:
@@ -270,7 +279,6 @@ def hubspot_source(
             name=entity.name,
             primary_key="id",
             write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-            columns={"updated_at": {"dedup_sort": "desc"}},
         )(
             client,
             entity,
