@@ -26,7 +26,7 @@ from sources.hubspot.arrow import (
     records_to_table,
     v4_association_rows,
 )
-from sources.hubspot.client import HubSpotClient, lastmod_ms
+from sources.hubspot.client import ASSOCIATION_BATCH_SIZE, HubSpotClient, lastmod_ms
 from sources.hubspot.entities import AssociationSpec, HubSpotEntity, resolve_entities
 
 ProgressCallback = Callable[[str, int], None]
@@ -206,18 +206,29 @@ def _entity_rows(
                 progress(entity.name, report.rows)
     else:
         since = 0 if full else max(0, (live.cursor_ms or 0) - lookback_ms)
+        pending: list[str] = []  # ids whose associations are still to be read
+
+        def read_associations(ids: list[str]) -> None:
+            for spec in entity.associations:
+                by_id = client.read_associations(entity.object_type, spec.to_object_type, ids)
+                batcher.add_associations(spec, v4_association_rows(by_id, spec))
+
         for page in client.iter_modified_since(entity, since, names, extra_filters=filters or ()):
             fresh = note(page, None if full else live)
             if not fresh:
                 continue
             report.rows += len(fresh)
-            ids = [r["id"] for r in fresh]
-            for spec in entity.associations:
-                by_id = client.read_associations(entity.object_type, spec.to_object_type, ids)
-                batcher.add_associations(spec, v4_association_rows(by_id, spec))
+            if entity.associations:
+                pending.extend(r["id"] for r in fresh)
+                # Full v4 batches only (1,000 ids a request); the remainder goes at the end.
+                while len(pending) >= ASSOCIATION_BATCH_SIZE:
+                    read_associations(pending[:ASSOCIATION_BATCH_SIZE])
+                    del pending[:ASSOCIATION_BATCH_SIZE]
             yield from batcher.add(fresh)
             if progress:
                 progress(entity.name, report.rows)
+        if pending:
+            read_associations(pending)
     live_seen = dict(seen)
     seen.clear()
 

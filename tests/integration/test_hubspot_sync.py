@@ -69,6 +69,8 @@ def test_incremental_reads_only_changes_within_the_request_bound(platform, sandb
     assert result.reports["contacts"].rows == len(changed) == 450
     non_assoc = sum(v for k, v in result.requests_by_kind.items() if k != "associations")
     assert non_assoc <= math.ceil(450 / SEARCH_PAGE_SIZE) + 3
+    # associations of all changed contacts in full v4 batches of 1,000 ids
+    assert result.requests_by_kind["associations"] == 1
     assert_equal_to_truth(platform, "contacts")
 
 
