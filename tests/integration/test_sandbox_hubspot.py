@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 from sandbox.hubspot.app import create_app
 from sandbox.hubspot.config import HubSpotSandboxConfig
 from sandbox.server import SandboxServer
+from tests.shared_vectors import shared_dir
 
 PAT = "pat-na1-00000000-0000-0000-0000-000000000000"
 AUTH = {"Authorization": f"Bearer {PAT}"}
@@ -24,7 +24,7 @@ SMALL = {
     "ten_second_limit": 100_000,
     "search_per_second": 1000,
 }
-VECTORS = Path("/work/shared/vectors/signatures.json")
+VECTORS = shared_dir() / "vectors" / "signatures.json"
 
 
 @pytest.fixture(scope="module")
