@@ -52,3 +52,21 @@ def test_an_invalid_declaration_names_the_file_and_field(tmp_path):
     )
     with pytest.raises(ValidationError, match=r"decl.yaml.*entities"):
         load_declarations(bad)
+
+
+def test_dagster_cli_validates_the_code_location(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "DATA_DIR": str(tmp_path / "data")}
+    dagster = Path(sys.executable).parent / "dagster"
+    done = subprocess.run(
+        [str(dagster), "definitions", "validate", "-m", "dagster_project.definitions"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "passed validation" in done.stdout + done.stderr
