@@ -310,17 +310,9 @@ class HubSpotClient:
         while True:
             window_max: int | None = None
             window_ids_at_max: set[str] = set()
-            after = 0
             filters = [{"propertyName": prop, "operator": "GTE", "value": str(low)}, *extra_filters]
-            while True:
-                records, nxt, _total = self.search_page(
-                    entity,
-                    filter_groups=[{"filters": filters}],
-                    sorts=[{"propertyName": prop, "direction": "ASCENDING"}],
-                    properties=props,
-                    after=after,
-                    limit=page_size,
-                )
+            window = SearchWindow(self, entity, filters, prop, props, page_size, result_cap)
+            for records in window:
                 fresh = []
                 for record in records:
                     ms = lastmod_ms(record, prop)
@@ -333,11 +325,8 @@ class HubSpotClient:
                     fresh.append(record)
                 if fresh:
                     yield fresh
-                if nxt is None:
-                    return
-                if nxt + page_size > result_cap:
-                    break
-                after = nxt
+            if not window.hit_cap:
+                return
             # Window full: restart at the newest timestamp seen.
             if window_max is None or window_max == low:
                 yield from self._iter_one_millisecond(
@@ -359,26 +348,16 @@ class HubSpotClient:
                 {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)},
                 *extra_filters,
             ]
-            after = 0
-            while True:
-                records, nxt, _ = self.search_page(
-                    entity,
-                    filter_groups=[{"filters": filters}],
-                    sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-                    properties=props,
-                    after=after,
-                    limit=page_size,
-                )
-                if records:
-                    last_id = max(last_id, *(int(r["id"]) for r in records))
-                    fresh = [r for r in records if r["id"] not in skip_ids]
-                    if fresh:
-                        yield fresh
-                if nxt is None:
-                    return
-                if nxt + page_size > result_cap:
-                    break
-                after = nxt
+            window = SearchWindow(
+                self, entity, filters, "hs_object_id", props, page_size, result_cap
+            )
+            for records in window:
+                last_id = max(last_id, *(int(r["id"]) for r in records))
+                fresh = [r for r in records if r["id"] not in skip_ids]
+                if fresh:
+                    yield fresh
+            if not window.hit_cap:
+                return
 
     def read_associations(
         self, from_type: str, to_type: str, ids: Sequence[str]
@@ -410,6 +389,37 @@ class HubSpotClient:
             )
             out.extend(self._results(body, "batch update"))
         return out
+
+
+class SearchWindow:
+    """One search query paged by offset, ascending on `sort_property`, until its last page or
+    until the next page would cross the result cap (`hit_cap` then tells the caller to restart
+    with a narrower query). Iterating yields non-empty pages of records."""
+
+    def __init__(self, client, entity, filters, sort_property, props, page_size, result_cap):
+        self._args = (client, entity, filters, sort_property, props, page_size, result_cap)
+        self.hit_cap = False
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        client, entity, filters, sort_property, props, page_size, result_cap = self._args
+        after = 0
+        while True:
+            records, nxt, _total = client.search_page(
+                entity,
+                filter_groups=[{"filters": filters}],
+                sorts=[{"propertyName": sort_property, "direction": "ASCENDING"}],
+                properties=props,
+                after=after,
+                limit=page_size,
+            )
+            if records:
+                yield records
+            if nxt is None:
+                return
+            if nxt + page_size > result_cap:
+                self.hit_cap = True
+                return
+            after = nxt
 
 
 def lastmod_ms(record: dict[str, Any], prop: str) -> int:
