@@ -24,7 +24,7 @@ from destinations.warehouse import Warehouse, dataset_name
 from sources.common.http import RetryPolicy
 from sources.hubspot.client import HubSpotClient
 from sources.hubspot.entities import resolve_entities
-from sources.hubspot.source import EntityReport, hubspot_source
+from sources.hubspot.source import DEFAULT_LOOKBACK_MS, EntityReport, hubspot_source
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,9 @@ class SyncRunner:
                 source = hubspot_source(
                     client,
                     entities,
+                    lookback_ms=int(
+                        integration.config.get("search_lookback_ms", DEFAULT_LOOKBACK_MS)
+                    ),
                     full_refresh=request.full_refresh,
                     filters=request.filters,
                     reports=result.reports,
