@@ -114,8 +114,9 @@ def run_demo(*, contacts: int = 5000, mutate: int = 50, echo: Callable[[str], No
             count = warehouse.query(f"SELECT COUNT(*) FROM {dataset}.{table}")[0][0]
             echo(f"  {dataset}.{table:<20} {count:>8,} rows in the warehouse")
         echo(
-            "query it: duckdb -readonly "
-            f'{warehouse.duckdb_path} "SELECT * FROM {dataset}.contacts LIMIT 5"'
+            'query it: .venv/bin/python -c "import duckdb; print(duckdb.connect('
+            f"'{warehouse.duckdb_path}', read_only=True).sql("
+            f"'SELECT * FROM {dataset}.contacts LIMIT 5'))\""
         )
     finally:
         sandbox.stop()

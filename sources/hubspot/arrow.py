@@ -57,16 +57,23 @@ def records_to_table(
 def inline_association_rows(
     records: Sequence[dict[str, Any]], spec: AssociationSpec
 ) -> list[dict[str, str]]:
-    """Association pairs carried inline by list reads (`associations=companies`)."""
+    """Association pairs carried inline by list reads (`associations=companies`).
+
+    HubSpot lists a primary link twice (`contact_to_company` and `..._unlabeled`): one row per
+    pair, with every type name it carries.
+    """
     rows = []
     for record in records:
         block = (record.get("associations") or {}).get(spec.to_object_type) or {}
+        types: dict[str, set[str]] = {}
         for item in block.get("results") or []:
+            types.setdefault(str(item["id"]), set()).add(str(item.get("type") or ""))
+        for to_id, names in types.items():
             rows.append(
                 {
                     spec.from_column: record["id"],
-                    spec.to_column: str(item["id"]),
-                    "association_type": str(item.get("type") or ""),
+                    spec.to_column: to_id,
+                    "association_type": ";".join(sorted(n for n in names if n)),
                 }
             )
     return rows
