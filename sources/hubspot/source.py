@@ -32,7 +32,7 @@ from sources.hubspot.entities import AssociationSpec, HubSpotEntity, resolve_ent
 ProgressCallback = Callable[[str, int], None]
 
 DEFAULT_LOOKBACK_MS = 60_000
-DEFAULT_BATCH_ROWS = 20_000
+DEFAULT_BATCH_ROWS = 5_000
 
 
 @dataclass
