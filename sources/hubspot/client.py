@@ -96,6 +96,7 @@ class HubSpotClient:
         max_url_length: int = DEFAULT_MAX_URL_LENGTH,
         search_result_cap: int = SEARCH_RESULT_CAP,
         retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -117,6 +118,7 @@ class HubSpotClient:
             read_budget_headers=read_rate_headers,
             error_for=error_for(integration_id),
             retry=retry,
+            timeout=timeout,
             transport=transport,
             sleep=sleep,
         )

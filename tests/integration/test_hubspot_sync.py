@@ -181,6 +181,26 @@ def test_429_storm_is_waited_out(platform, sandbox):
     assert_equal_to_truth(platform, "companies")
 
 
+def test_the_rate_budget_waits_before_hubspot_has_to_refuse(platform, sandbox):
+    sandbox.reset(ten_second_limit=12)
+
+    result = platform.sync(full_refresh=True, entities=["contacts"])
+
+    assert result.requests > 12  # more than one window's worth of requests
+    assert result.rate_limit_waits > 0
+    assert not [r for r in sandbox.requests() if r.get("status") == 429]
+    assert_equal_to_truth(platform, "contacts")
+
+
+def test_timeouts_are_retried(platform, sandbox):
+    sandbox.faults(latency_ms=1500, next_n=2)
+
+    result = platform.sync(full_refresh=True, entities=["companies"], client_kw={"timeout": 0.5})
+
+    assert result.retries >= 2
+    assert_equal_to_truth(platform, "companies")
+
+
 def test_5xx_and_resets_are_retried_and_nothing_is_lost(platform, sandbox):
     sandbox.faults(rate_5xx=0.25, rate_reset=0.1, seed=3)
 
