@@ -241,13 +241,22 @@ def _text_predicate(query: str, otype: ObjectType) -> Predicate:
     return match
 
 
-def _ms_bounds(filters: list[Filter], prop: str) -> tuple[int, int] | None:
-    """Inclusive (lo, hi) ms range implied by range filters on a date property, if any."""
-    lo, hi, seen = -MAX_TS, MAX_TS, False
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _range_bounds(
+    filters: list[Filter], prop: str, parse: Callable[[object], int | None], floor: int
+) -> tuple[int, int] | None:
+    """Inclusive (lo, hi) range implied by range filters on `prop`, if any."""
+    lo, hi, seen = floor, MAX_TS, False
     for f in filters:
         if f.prop != prop or f.op not in RANGE_OPS:
             continue
-        v = parse_ms(f.value)
+        v = parse(f.value)
         if v is None:
             continue
         seen = True
@@ -262,36 +271,19 @@ def _ms_bounds(filters: list[Filter], prop: str) -> tuple[int, int] | None:
         elif f.op == "LTE":
             hi = min(hi, v)
         else:
-            h = parse_ms(f.high)
+            h = parse(f.high)
             lo = max(lo, v)
             hi = min(hi, h if h is not None else MAX_TS)
     return (lo, hi) if seen else None
 
 
+def _ms_bounds(filters: list[Filter], prop: str) -> tuple[int, int] | None:
+    """Inclusive (lo, hi) ms range implied by range filters on a date property, if any."""
+    return _range_bounds(filters, prop, parse_ms, -MAX_TS)
+
+
 def _id_bounds(filters: list[Filter]) -> tuple[int, int] | None:
-    lo, hi, seen = 0, MAX_TS, False
-    for f in filters:
-        if f.prop != "hs_object_id" or f.op not in RANGE_OPS:
-            continue
-        try:
-            v = int(float(f.value))
-        except (TypeError, ValueError):
-            continue
-        seen = True
-        if f.op == "EQ":
-            lo, hi = max(lo, v), min(hi, v)
-        elif f.op == "GT":
-            lo = max(lo, v + 1)
-        elif f.op == "GTE":
-            lo = max(lo, v)
-        elif f.op == "LT":
-            hi = min(hi, v - 1)
-        elif f.op == "LTE":
-            hi = min(hi, v)
-        else:
-            lo = max(lo, v)
-            hi = min(hi, int(float(f.high)))
-    return (lo, hi) if seen else None
+    return _range_bounds(filters, "hs_object_id", _int_or_none, 0)
 
 
 def _explicit_ids(filters: list[Filter], store: ObjectStore) -> set[int] | None:
