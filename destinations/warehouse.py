@@ -29,9 +29,14 @@ def dataset_name(provider: str, integration_id: str) -> str:
     return f"raw_{provider}_{slug}"
 
 
+def _libpq_url(url: str) -> str:
+    """SQLAlchemy-style `postgresql+psycopg://` URLs as plain libpq URLs."""
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
 def _with_password(url: str) -> str:
     """dlt insists on a password field; trust/peer auth ignores it, so supply a placeholder."""
-    parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://"))
+    parts = urlsplit(_libpq_url(url))
     if parts.password is None and parts.username:
         netloc = f"{parts.username}:unused@{parts.hostname}"
         if parts.port:
@@ -101,7 +106,7 @@ class Warehouse:
             return duckdb.connect(str(self.duckdb_path), read_only=True)
         import psycopg
 
-        return psycopg.connect(self.postgres_url.replace("postgresql+psycopg://", "postgresql://"))
+        return psycopg.connect(_libpq_url(self.postgres_url))
 
     def execute(self, statements: list[tuple[str, list | None]]) -> None:
         """Run write statements in one transaction (callers hold `writer_lock` on DuckDB)."""
@@ -114,9 +119,7 @@ class Warehouse:
         else:
             import psycopg
 
-            conn = psycopg.connect(
-                self.postgres_url.replace("postgresql+psycopg://", "postgresql://")
-            )
+            conn = psycopg.connect(_libpq_url(self.postgres_url))
         try:
             for sql, params in statements:
                 conn.execute(sql, params) if params is not None else conn.execute(sql)

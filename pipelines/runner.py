@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -207,7 +207,7 @@ class SyncRunner:
             "mode": result.mode,
             "entities": ",".join(result.entities),
             "rows_loaded": sum(result.rows_loaded.values()),
-            "rows_by_table": asdict_safe(result.rows_loaded),
+            "rows_by_table": dict(result.rows_loaded),
             "requests": result.requests,
             "retries": result.retries,
             "rate_limit_waits": result.rate_limit_waits,
@@ -217,7 +217,3 @@ class SyncRunner:
             "finished_at": datetime.now(UTC),
         }
         record_sync_run(self.warehouse, row)
-
-
-def asdict_safe(value: Any) -> Any:
-    return asdict(value) if hasattr(value, "__dataclass_fields__") else value

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -424,13 +425,15 @@ class SearchWindow:
             after = nxt
 
 
-def lastmod_ms(record: dict[str, Any], prop: str) -> int:
-    """The record's modification time in epoch ms, from the property or `updatedAt`."""
-    from datetime import datetime
-
-    value = (record.get("properties") or {}).get(prop) or record.get("updatedAt")
+def iso_ms(value: Any) -> int:
+    """Epoch ms from HubSpot's ISO-8601 strings (or an epoch-ms string); 0 when absent."""
     if value is None:
         return 0
     if isinstance(value, str) and value.isdigit():
         return int(value)
     return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def lastmod_ms(record: dict[str, Any], prop: str) -> int:
+    """The record's modification time in epoch ms, from the property or `updatedAt`."""
+    return iso_ms((record.get("properties") or {}).get(prop) or record.get("updatedAt"))

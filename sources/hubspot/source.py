@@ -26,7 +26,7 @@ from sources.hubspot.arrow import (
     records_to_table,
     v4_association_rows,
 )
-from sources.hubspot.client import ASSOCIATION_BATCH_SIZE, HubSpotClient, lastmod_ms
+from sources.hubspot.client import ASSOCIATION_BATCH_SIZE, HubSpotClient, iso_ms, lastmod_ms
 from sources.hubspot.entities import AssociationSpec, HubSpotEntity, resolve_entities
 
 ProgressCallback = Callable[[str, int], None]
@@ -83,7 +83,7 @@ class CursorState:
 
 def archived_ms(record: dict[str, Any]) -> int:
     """When a record was archived (falls back to updatedAt), in epoch ms."""
-    return lastmod_ms({"updatedAt": record.get("archivedAt") or record.get("updatedAt")}, "")
+    return iso_ms(record.get("archivedAt") or record.get("updatedAt"))
 
 
 def filters_key(filters: Sequence[dict[str, Any]] | None) -> str:
