@@ -48,6 +48,25 @@ class Settings(BaseSettings):
     # Path of the integration declarations Dagster builds its definitions from.
     DECLARATIONS_PATH: Path | None = None
 
+    # --- Webhook service (issue 3) ---
+    # Durable inbox: SQLite in WAL mode under DATA_DIR by default, or a Postgres URL.
+    INBOX_DATABASE_URL: str | None = None
+    WEBHOOK_MAX_BODY_BYTES: int = 1_048_576
+    # Per-integration token bucket for deliveries: sustained rate and burst.
+    WEBHOOK_RATE_LIMIT_PER_SECOND: float = 200.0
+    WEBHOOK_RATE_LIMIT_BURST: int = 400
+    # Seconds to wait before each retry of failed event processing; its length is the attempts.
+    WEBHOOK_RETRY_SCHEDULE: str = "30,120,600,3600"
+    # Path of the declarative webhook routes (provider, event type) -> action.
+    WEBHOOK_ROUTES_PATH: Path | None = None
+    # Integrations API: API keys (comma separated) and a per-key rate limit.
+    API_KEYS: SecretStr | None = None
+    API_RATE_LIMIT_PER_MINUTE: int = 120
+
+    # --- Transformation service (issue 4) ---
+    MAPPINGS_DIR: Path | None = None
+    PHONE_DEFAULT_REGION: str = "US"
+
     @cached_property
     def data_dir(self) -> Path:
         path = Path(self.DATA_DIR).resolve()
@@ -79,6 +98,25 @@ class Settings(BaseSettings):
         if self.DECLARATIONS_PATH:
             return Path(self.DECLARATIONS_PATH).resolve()
         return Path(__file__).resolve().parent.parent / "pipelines" / "declarations.yaml"
+
+    @property
+    def inbox_database_url(self) -> str:
+        return self.INBOX_DATABASE_URL or f"sqlite:///{self.data_dir / 'inbox.sqlite'}"
+
+    @property
+    def webhook_retry_schedule(self) -> list[float]:
+        return [float(s) for s in self.WEBHOOK_RETRY_SCHEDULE.split(",") if s.strip()]
+
+    @property
+    def mappings_dir(self) -> Path:
+        if self.MAPPINGS_DIR:
+            return Path(self.MAPPINGS_DIR).resolve()
+        return Path(__file__).resolve().parent.parent / "mappings"
+
+    def api_keys(self) -> list[str]:
+        if self.API_KEYS is None:
+            return []
+        return [k.strip() for k in self.API_KEYS.get_secret_value().split(",") if k.strip()]
 
     def encryption_keys(self) -> list[str]:
         if self.ENCRYPTION_KEY is None:
