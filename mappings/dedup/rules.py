@@ -1,0 +1,250 @@
+"""Match rules: how records of one canonical model are recognised as the same entity, and how a
+cluster of them becomes one golden record. Declared in YAML (`mappings/match_rules/*.yaml`).
+
+This module only parses and validates; it never touches a warehouse. An invalid file raises
+`MatchRuleFileError` naming the file, the line and the field at fault.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from core.errors import ValidationError
+
+IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
+QUALIFIED_TABLE = r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$"
+
+# How a field's value becomes a comparable key. Each has one SQL form (see sqlgen.py).
+Normalizer = Literal[
+    "none",  # the value as text
+    "trim",  # surrounding whitespace removed
+    "lower_trim",  # trimmed and lower-cased (emails, names)
+    "digits",  # only digits and '+' kept (phones already in E.164 stay unchanged)
+    "domain",  # host of a URL or e-mail address, lower-cased, without "www."
+    "email_domain",  # the part after '@', lower-cased
+    "initial",  # the first letter, lower-cased
+]
+Strategy = Literal["most_recent", "source_priority", "first_non_null"]
+Scorer = Literal["ratio", "token_sort_ratio", "token_set_ratio", "partial_ratio", "jaro_winkler"]
+
+
+class MatchRuleFileError(ValidationError):
+    """A match-rule file is invalid: names the file, the line and the field at fault."""
+
+    def __init__(self, file: Path | str, line: int | None, field: str, message: str) -> None:
+        self.file = str(file)
+        self.line = line
+        self.field = field
+        where = f"{self.file}:{line}" if line else self.file
+        super().__init__(
+            f"{where}: {field}: {message}" if field else f"{where}: {message}",
+            hint="see docs/dedup.md for the match-rule format",
+        )
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BlockKey(_Strict):
+    """One component of a fuzzy rule's blocking key: only records sharing it are compared."""
+
+    field: str = Field(pattern=IDENTIFIER)
+    normalize: Normalizer = "lower_trim"
+    prefix: int | None = Field(default=None, ge=1, description="keep only the first N chars")
+
+
+class ExactRule(_Strict):
+    """Records whose normalized key (all `fields`, none null) is equal are the same entity."""
+
+    name: str = Field(pattern=IDENTIFIER)
+    type: Literal["exact"]
+    fields: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(min_length=1)
+    normalize: Normalizer = "lower_trim"
+    # A key shared by more records than this is generic (a switchboard phone, info@...) and
+    # links nothing; None means no cap.
+    max_group_size: int | None = Field(default=None, ge=2)
+
+
+class FuzzyRule(_Strict):
+    """Records in the same block whose compared text scores at least `threshold` match.
+
+    Comparisons happen only inside a block, so the cost is the sum of squared block sizes,
+    not the square of the table; blocks larger than `max_block_size` are skipped (reported).
+    """
+
+    name: str = Field(pattern=IDENTIFIER)
+    type: Literal["fuzzy"]
+    fields: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(min_length=1)
+    block_by: list[BlockKey] = Field(min_length=1)
+    scorer: Scorer = "token_sort_ratio"
+    threshold: float = Field(default=90.0, gt=0, le=100)
+    max_block_size: int = Field(default=200, ge=2)
+
+
+Rule = Annotated[ExactRule | FuzzyRule, Field(discriminator="type")]
+
+
+class FieldSurvivorship(_Strict):
+    strategy: Strategy
+    sources: list[str] | None = Field(
+        default=None, description="priority order for source_priority (first wins)"
+    )
+
+
+class Survivorship(_Strict):
+    """Which member's value a golden record takes, per field; `default` for the rest."""
+
+    default: Strategy = "most_recent"
+    source_priority: list[str] = Field(
+        default_factory=list, description="default order for the source_priority strategy"
+    )
+    fields: dict[str, FieldSurvivorship] = Field(default_factory=dict)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """`email: most_recent` is short for `email: {strategy: most_recent}`."""
+        if isinstance(value, dict):
+            return {k: {"strategy": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _priority_lists_exist(self) -> Survivorship:
+        if self.default == "source_priority" and not self.source_priority:
+            raise ValueError("default strategy source_priority needs a source_priority list")
+        for name, spec in self.fields.items():
+            if not re.match(IDENTIFIER, name):
+                raise ValueError(f"field name {name!r} is not a column identifier")
+            if spec.strategy == "source_priority" and not (spec.sources or self.source_priority):
+                raise ValueError(
+                    f"field {name!r} uses source_priority but neither it nor the survivorship "
+                    "block lists sources"
+                )
+        return self
+
+    def for_field(self, field: str) -> FieldSurvivorship:
+        spec = self.fields.get(field)
+        if spec is None:
+            spec = FieldSurvivorship(strategy=self.default)
+        if spec.strategy == "source_priority" and not spec.sources:
+            spec = FieldSurvivorship(strategy="source_priority", sources=self.source_priority)
+        return spec
+
+
+class MatchRules(_Strict):
+    """Everything the dedup engine needs for one canonical model."""
+
+    model: str = Field(pattern=IDENTIFIER)
+    description: str | None = None
+    source_table: str | None = Field(default=None, pattern=QUALIFIED_TABLE)
+    golden_table: str | None = Field(default=None, pattern=QUALIFIED_TABLE)
+    crosswalk_table: str | None = Field(default=None, pattern=QUALIFIED_TABLE)
+    merges_table: str | None = Field(default=None, pattern=QUALIFIED_TABLE)
+    rules: list[Rule] = Field(min_length=1)
+    survivorship: Survivorship = Field(default_factory=Survivorship)
+    exclude_fields: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(
+        default_factory=list, description="canonical columns not carried into the golden table"
+    )
+
+    @model_validator(mode="after")
+    def _unique_rule_names(self) -> MatchRules:
+        names = [r.name for r in self.rules]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"rule names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    @property
+    def source(self) -> str:
+        return self.source_table or f"crm.{self.model}"
+
+    @property
+    def golden(self) -> str:
+        return self.golden_table or f"{self.source}_golden"
+
+    @property
+    def crosswalk(self) -> str:
+        return self.crosswalk_table or f"{self.source}_crosswalk"
+
+    @property
+    def merges(self) -> str:
+        return self.merges_table or f"{self.source}_golden_merges"
+
+    def referenced_fields(self) -> set[str]:
+        """Every canonical column a rule reads (checked against the table before a run)."""
+        used: set[str] = set()
+        for rule in self.rules:
+            used.update(rule.fields)
+            if isinstance(rule, FuzzyRule):
+                used.update(b.field for b in rule.block_by)
+        return used
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the YAML node at a pydantic error location (deepest node found)."""
+    node, line = root, (root.start_mark.line + 1) if root is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == str(part)), None)
+            if match is None:
+                break
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+        else:
+            continue  # discriminator tags such as 'exact' are not in the YAML
+        line = node.start_mark.line + 1
+    return line
+
+
+def load_match_rules(path: Path | str) -> MatchRules:
+    """Parse and validate one match-rule file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise MatchRuleFileError(path, None, "", f"cannot read: {exc}") from exc
+    try:
+        raw = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise MatchRuleFileError(
+            path, mark.line + 1 if mark else None, "", f"not valid YAML: {exc}"
+        ) from exc
+    if not isinstance(raw, dict):
+        raise MatchRuleFileError(path, 1, "", "expected a mapping with model, rules, ...")
+    try:
+        return MatchRules.model_validate(raw)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        field = ".".join(str(p) for p in loc if p not in ("exact", "fuzzy"))
+        raise MatchRuleFileError(path, _line_of(root, loc), field, first["msg"]) from exc
+
+
+def load_match_rules_dir(directory: Path | str) -> list[MatchRules]:
+    """Every `*.yaml` in a directory, sorted by file name; one file per canonical model."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found: dict[str, Path] = {}
+    loaded = []
+    for path in sorted(directory.glob("*.yaml")):
+        rules = load_match_rules(path)
+        if rules.model in found:
+            raise MatchRuleFileError(
+                path, 1, "model", f"{rules.model!r} already declared in {found[rules.model]}"
+            )
+        found[rules.model] = path
+        loaded.append(rules)
+    return loaded
