@@ -1,0 +1,468 @@
+"""The durable inbox: every verified webhook event is committed here before the receiver answers.
+
+Writers are the receiver workers (`append`, the hot path: one plain DB-API connection per worker
+thread, no ORM); the reader is the Dagster sensor (`fetch_ready`, `mark_*`, dead letters).
+Idempotency is the unique key (provider, integration_id, delivery_id): a redelivery is counted
+as a duplicate and stores nothing. This module never decides what an event means.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from core.clock import clock
+from webhook_receiver.inbox.models import (
+    STATUSES,
+    AppendResult,
+    DeadLetter,
+    InboundEvent,
+    InboxUnavailable,
+    StoredEvent,
+)
+from webhook_receiver.inbox.postgres import PostgresBackend
+from webhook_receiver.inbox.sqlite import SQLiteBackend
+
+log = logging.getLogger(__name__)
+
+MAX_REASON_CHARS = 2_000
+_ID_CHUNK = 500
+
+EVENT_COLUMNS = (
+    "provider, integration_id, delivery_id, event_type, object_type, object_id, payload, "
+    "headers, verification, received_at"
+)
+STORED_COLUMNS = f"{EVENT_COLUMNS}, id, status, attempts, next_attempt_at, last_error, run_key"
+DEAD_COLUMNS = f"{EVENT_COLUMNS}, event_id, reason, attempts, dead_at"
+
+INSERT_EVENT = (
+    f"INSERT INTO webhook_events ({EVENT_COLUMNS}, status, attempts, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?) "
+    "ON CONFLICT (provider, integration_id, delivery_id) DO NOTHING"
+)
+# Pending rows past the cursor; replayed rows (pending with a due time) and failed rows whose
+# retry is due, whatever their id, because their ids may be behind the sensor's cursor.
+FETCH_READY = (
+    f"SELECT {STORED_COLUMNS} FROM webhook_events "
+    "WHERE (status = 'pending' AND (id > ? OR next_attempt_at <= ?)) "
+    "OR (status = 'failed' AND next_attempt_at <= ?) "
+    "ORDER BY id LIMIT ?"
+)
+
+
+def _epoch(moment: datetime | None) -> float:
+    return clock.time() if moment is None else moment.timestamp()
+
+
+def _moment(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    unique = sorted({int(i) for i in ids})
+    for start in range(0, len(unique), _ID_CHUNK):
+        yield unique[start : start + _ID_CHUNK]
+
+
+def _in(ids: list[int]) -> str:
+    return f"({', '.join('?' for _ in ids)})"
+
+
+class Inbox:
+    """The webhook inbox on SQLite (WAL, the embedded default) or Postgres (scale-out)."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:"):
+            self._backend: SQLiteBackend | PostgresBackend = SQLiteBackend(url)
+        elif url.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres"):
+            self._backend = PostgresBackend(url)
+        else:
+            raise ValueError(
+                f"unsupported inbox URL {url.split(':', 1)[0]}:// (sqlite or postgresql)"
+            )
+        self._local = threading.local()
+        self._schema_pid: int | None = None
+        self._schema_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Inbox:
+        return cls(settings.inbox_database_url)
+
+    @property
+    def backend(self) -> str:
+        return self._backend.name
+
+    def __repr__(self) -> str:
+        return f"Inbox({self._backend.describe()!r})"
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _connection(self) -> Any:
+        """This thread's connection, opened lazily and reopened after a fork."""
+        pid = os.getpid()
+        held = getattr(self._local, "conn", None)
+        if held is not None and held[0] == pid:
+            return held[1]
+        conn = self._backend.connect()
+        self._local.conn = (pid, conn)
+        return conn
+
+    def _drop_connection(self) -> None:
+        held = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if held is not None and held[0] == os.getpid():
+            # closing a broken connection may fail too; it is being discarded either way
+            with contextlib.suppress(Exception):
+                held[1].close()
+
+    def close(self) -> None:
+        """Close this thread's connection (others close with their threads)."""
+        self._drop_connection()
+
+    @contextmanager
+    def _transaction(self, *, write: bool, ordered: bool = False) -> Iterator[Any]:
+        self._ensure_schema()
+        try:
+            conn = self._connection()
+            self._backend.begin(conn, write=write, ordered=ordered)
+        except self._backend.errors as exc:
+            self._drop_connection()
+            raise InboxUnavailable(f"inbox unreachable: {exc}") from exc
+        try:
+            yield conn
+            self._backend.commit(conn)
+        except self._backend.errors as exc:
+            self._abandon(conn)
+            raise InboxUnavailable(f"inbox could not commit: {exc}") from exc
+        except BaseException:
+            self._abandon(conn)
+            raise
+
+    def _abandon(self, conn: Any) -> None:
+        try:
+            self._backend.rollback(conn)
+        except self._backend.errors:
+            self._drop_connection()
+
+    def _ensure_schema(self) -> None:
+        if self._schema_pid == os.getpid():
+            return
+        with self._schema_lock:
+            if self._schema_pid != os.getpid():
+                self._create_schema()
+                self._schema_pid = os.getpid()
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def create_schema(self) -> None:
+        """Create the tables and indexes if they are missing (idempotent, safe concurrently)."""
+        with self._schema_lock:
+            self._create_schema()
+            self._schema_pid = os.getpid()
+
+    def _create_schema(self) -> None:
+        try:
+            conn = self._connection()
+            self._backend.begin(conn, write=True)
+        except self._backend.errors as exc:
+            self._drop_connection()
+            raise InboxUnavailable(f"inbox unreachable: {exc}") from exc
+        try:
+            self._backend.lock_schema(conn)
+            for statement in self._backend.schema:
+                conn.execute(statement)
+            self._backend.commit(conn)
+        except self._backend.errors as exc:
+            self._abandon(conn)
+            raise InboxUnavailable(f"inbox schema could not be created: {exc}") from exc
+
+    # -- the receiver's side ----------------------------------------------------------------
+
+    def append(self, events: list[InboundEvent]) -> AppendResult:
+        """Store events in ONE transaction, committed before returning; skip known deliveries.
+
+        Raises InboxUnavailable when the commit fails: then nothing of the batch is stored.
+        """
+        rows = []
+        seen: set[tuple[str, str, str]] = set()
+        now = clock.time()
+        for e in events:
+            key = (e.provider, e.integration_id, e.delivery_id)
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append(
+                (
+                    e.provider,
+                    e.integration_id,
+                    e.delivery_id,
+                    e.event_type,
+                    e.object_type,
+                    e.object_id,
+                    e.payload,
+                    json.dumps(e.headers, separators=(",", ":")),
+                    e.verification,
+                    e.received_at.timestamp(),
+                    now,
+                )
+            )
+        if not rows:
+            return AppendResult(0, len(events))
+        sql = self._backend.sql(INSERT_EVENT)
+        with self._transaction(write=True, ordered=True) as conn:
+            cursor = conn.cursor()
+            if len(rows) == 1:
+                cursor.execute(sql, rows[0])
+            else:
+                cursor.executemany(sql, rows)
+            inserted = cursor.rowcount
+        return AppendResult(inserted, len(events) - inserted)
+
+    # -- the sensor's side ------------------------------------------------------------------
+
+    def fetch_ready(
+        self, *, after_id: int = 0, limit: int = 1000, now: datetime | None = None
+    ) -> list[StoredEvent]:
+        """Events to process, by id: pending past `after_id`, and any replayed or due retry."""
+        at = _epoch(now)
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                self._backend.sql(FETCH_READY), (int(after_id), at, at, int(limit))
+            ).fetchall()
+        return [_stored(r) for r in rows]
+
+    def get(self, ids: Sequence[int]) -> list[StoredEvent]:
+        out: list[StoredEvent] = []
+        with self._transaction(write=False) as conn:
+            for chunk in _chunks(ids):
+                sql = f"SELECT {STORED_COLUMNS} FROM webhook_events WHERE id IN {_in(chunk)}"
+                out.extend(_stored(r) for r in conn.execute(self._backend.sql(sql), chunk))
+        return sorted(out, key=lambda e: e.id)
+
+    def mark_dispatched(self, ids: Sequence[int], run_key: str) -> None:
+        """A run was requested for these events (not yet done): they leave the ready set."""
+        self._update(
+            ids,
+            "status = 'dispatched', run_key = ?, next_attempt_at = NULL, updated_at = ?",
+            (run_key, clock.time()),
+            "status IN ('pending', 'failed', 'dispatched')",
+        )
+
+    def mark_processed(self, ids: Sequence[int]) -> None:
+        self._update(
+            ids,
+            "status = 'processed', next_attempt_at = NULL, last_error = NULL, updated_at = ?",
+            (clock.time(),),
+            "status IN ('pending', 'failed', 'dispatched')",
+        )
+
+    def _update(self, ids: Sequence[int], assignments: str, values: tuple, condition: str) -> None:
+        with self._transaction(write=True) as conn:
+            for chunk in _chunks(ids):
+                sql = f"UPDATE webhook_events SET {assignments} WHERE id IN {_in(chunk)} AND {condition}"
+                conn.execute(self._backend.sql(sql), (*values, *chunk))
+
+    def mark_failed(
+        self,
+        ids: Sequence[int],
+        reason: str,
+        retry_schedule: Sequence[float],
+        now: datetime | None = None,
+    ) -> list[int]:
+        """Count a failed attempt; schedule the next one, or dead-letter after the last.
+
+        attempts += 1; while attempts <= len(retry_schedule) the event waits
+        retry_schedule[attempts - 1] seconds, after that it moves to the dead-letter table.
+        Events already processed or dead are left alone. Returns the ids dead-lettered.
+        """
+        at = _epoch(now)
+        reason = reason[:MAX_REASON_CHARS]
+        dead: list[int] = []
+        sql = self._backend.sql
+        with self._transaction(write=True) as conn:
+            for chunk in _chunks(ids):
+                rows = conn.execute(
+                    sql(
+                        f"SELECT id, attempts FROM webhook_events WHERE id IN {_in(chunk)} "
+                        "AND status IN ('pending', 'dispatched', 'failed')"
+                    ),
+                    chunk,
+                ).fetchall()
+                for event_id, attempts in rows:
+                    attempts += 1
+                    if attempts <= len(retry_schedule):
+                        conn.execute(
+                            sql(
+                                "UPDATE webhook_events SET status = 'failed', attempts = ?, "
+                                "next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?"
+                            ),
+                            (
+                                attempts,
+                                at + float(retry_schedule[attempts - 1]),
+                                reason,
+                                at,
+                                event_id,
+                            ),
+                        )
+                        continue
+                    conn.execute(
+                        sql(
+                            "UPDATE webhook_events SET status = 'dead', attempts = ?, "
+                            "next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE id = ?"
+                        ),
+                        (attempts, reason, at, event_id),
+                    )
+                    conn.execute(
+                        sql(
+                            f"INSERT INTO webhook_dead_letters ({EVENT_COLUMNS}, event_id, reason, "
+                            f"attempts, dead_at) SELECT {EVENT_COLUMNS}, id, ?, ?, ? "
+                            "FROM webhook_events WHERE id = ? "
+                            "ON CONFLICT (event_id) DO UPDATE SET reason = excluded.reason, "
+                            "attempts = excluded.attempts, dead_at = excluded.dead_at"
+                        ),
+                        (reason, attempts, at, event_id),
+                    )
+                    dead.append(event_id)
+        if dead:
+            log.warning("%d webhook events dead-lettered: %s", len(dead), reason[:200])
+        return dead
+
+    # -- dead letters -----------------------------------------------------------------------
+
+    def dead_letters(
+        self, *, integration_id: str | None = None, limit: int = 100
+    ) -> list[DeadLetter]:
+        sql = f"SELECT {DEAD_COLUMNS} FROM webhook_dead_letters"
+        params: list[Any] = []
+        if integration_id is not None:
+            sql += " WHERE integration_id = ?"
+            params.append(integration_id)
+        sql += " ORDER BY event_id LIMIT ?"
+        params.append(int(limit))
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(self._backend.sql(sql), params).fetchall()
+        return [_dead_letter(r) for r in rows]
+
+    def replay_dead_letters(
+        self, ids: Sequence[int] | None = None, *, integration_id: str | None = None
+    ) -> int:
+        """Send dead letters (by event id; all of them when `ids` is None) back to pending.
+
+        Attempts and error are reset and the event becomes due now, so `fetch_ready` returns it
+        even though its id is behind the sensor's cursor. Returns how many were replayed.
+        """
+        conditions: list[str] = []
+        params: list[Any] = []
+        if integration_id is not None:
+            conditions.append("integration_id = ?")
+            params.append(integration_id)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        sql = self._backend.sql
+        now = clock.time()
+        with self._transaction(write=True) as conn:
+            if ids is None:
+                candidates = [
+                    r[0]
+                    for r in conn.execute(
+                        sql(f"SELECT event_id FROM webhook_dead_letters{where}"), params
+                    ).fetchall()
+                ]
+            else:
+                candidates = []
+                for chunk in _chunks(ids):
+                    extra = f" AND {' AND '.join(conditions)}" if conditions else ""
+                    candidates.extend(
+                        r[0]
+                        for r in conn.execute(
+                            sql(
+                                "SELECT event_id FROM webhook_dead_letters "
+                                f"WHERE event_id IN {_in(chunk)}{extra}"
+                            ),
+                            (*chunk, *params),
+                        ).fetchall()
+                    )
+            for chunk in _chunks(candidates):
+                conn.execute(
+                    sql(
+                        "UPDATE webhook_events SET status = 'pending', attempts = 0, "
+                        "next_attempt_at = ?, last_error = NULL, run_key = NULL, updated_at = ? "
+                        f"WHERE id IN {_in(chunk)}"
+                    ),
+                    (now, now, *chunk),
+                )
+                conn.execute(
+                    sql(f"DELETE FROM webhook_dead_letters WHERE event_id IN {_in(chunk)}"), chunk
+                )
+        return len(candidates)
+
+    # -- operations -------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Events by status (every status present, zeros included), for metrics and health."""
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                "SELECT status, COUNT(*) FROM webhook_events GROUP BY status"
+            ).fetchall()
+        counts = dict.fromkeys(STATUSES, 0)
+        counts.update({status: int(n) for status, n in rows})
+        return counts
+
+    def purge(self, *, older_than: timedelta = timedelta(days=7)) -> int:
+        """Delete processed events received before now - older_than; returns how many.
+
+        Their delivery ids stop deduplicating, so keep `older_than` beyond every provider's
+        redelivery horizon (HubSpot about a day, GitHub manual redeliveries up to 3 days).
+        """
+        cutoff = clock.time() - older_than.total_seconds()
+        with self._transaction(write=True) as conn:
+            cursor = conn.execute(
+                self._backend.sql(
+                    "DELETE FROM webhook_events WHERE status = 'processed' AND received_at < ?"
+                ),
+                (cutoff,),
+            )
+            return cursor.rowcount
+
+
+def _event_fields(row: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "provider": row[0],
+        "integration_id": row[1],
+        "delivery_id": row[2],
+        "event_type": row[3],
+        "object_type": row[4],
+        "object_id": row[5],
+        "payload": bytes(row[6]),
+        "headers": json.loads(row[7]),
+        "verification": row[8],
+        "received_at": _moment(row[9]),
+    }
+
+
+def _stored(row: Sequence[Any]) -> StoredEvent:
+    return StoredEvent(
+        **_event_fields(row),
+        id=int(row[10]),
+        status=row[11],
+        attempts=int(row[12]),
+        next_attempt_at=_moment(row[13]),
+        last_error=row[14],
+        run_key=row[15],
+    )
+
+
+def _dead_letter(row: Sequence[Any]) -> DeadLetter:
+    return DeadLetter(
+        **_event_fields(row),
+        event_id=int(row[10]),
+        reason=row[11],
+        attempts=int(row[12]),
+        dead_at=_moment(row[13]),
+    )
