@@ -1,0 +1,315 @@
+"""Entity resolution of N + N contacts from two sources (default 1,000,000 + 1,000,000).
+
+Target (issue 4): a full ER run in at most 60 s and 4 GB peak RSS on this machine.
+
+The data is generated inside DuckDB straight in `crm.contacts` form, as the mapping engine
+would leave it: "hubspot" and "salesforce" rows, ~30% of the Salesforce people also in
+HubSpot, e-mails with case and whitespace variants, E.164 phones (some missing, some shared by a
+household, company switchboards shared by many), first-name typos, free-mail and company
+domains. Each ER run happens in a fresh child process so its peak RSS is its own.
+
+The second run follows 1% updated records and 0.1% new records that bridge two existing
+clusters; it verifies that every record kept its golden id unless its cluster merged, and that
+each such change is recorded in the merges table.
+
+Usage: python -m bench.entity_resolution [--rows 1000000] [--components auto|python|sql|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from bench.common import measure_in_child, print_table, temp_root
+
+RULES = Path(__file__).resolve().parent.parent / "mappings" / "match_rules" / "contacts.yaml"
+_FIRST_NAMES = (
+    "james mary john patricia robert jennifer michael linda william elizabeth david barbara "
+    "richard susan joseph jessica thomas sarah charles karen christopher nancy daniel lisa "
+    "matthew betty anthony margaret mark sandra donald ashley steven kimberly paul emily "
+    "andrew donna joshua michelle kenneth dorothy kevin carol brian amanda george melissa "
+    "timothy deborah ronald stephanie edward rebecca jason sharon jeffrey laura ryan cynthia "
+    "jacob kathleen gary amy nicholas angela eric shirley jonathan anna stephen brenda larry "
+    "pamela justin emma scott nicole brandon helen benjamin samantha samuel katherine gregory "
+    "christine alexander debra frank rachel patrick carolyn raymond janet jack catherine"
+)
+FIRST = _FIRST_NAMES.split()
+_LAST_STEMS = (
+    "smith johnson williams brown jones garcia miller davis rodriguez martinez hernandez "
+    "lopez gonzalez wilson anderson thomas taylor moore jackson martin lee perez thompson "
+    "white harris sanchez clark ramirez lewis robinson walker young allen king wright scott "
+    "torres nguyen hill flores green adams nelson baker hall rivera campbell mitchell carter "
+    "roberts gomez phillips evans turner diaz parker cruz edwards collins reyes stewart morris"
+)
+LAST_STEMS = _LAST_STEMS.split()
+SUFFIXES = ["", "son", "er", "ton", "ley", "man", "field", "wood", "berg", "ski"]
+FREE_MAIL = ["gmail.com", "yahoo.com", "outlook.com"]
+
+
+def _sql_list(values: list[str]) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def generate(db_path: str, rows: int) -> dict:
+    """Write `crm.contacts` with `rows` HubSpot and `rows` Salesforce records."""
+    import duckdb
+
+    started = time.perf_counter()
+    conn = duckdb.connect(db_path)
+    overlap = int(rows * 0.3)
+    last = [s + x for s in LAST_STEMS for x in SUFFIXES]
+    conn.execute(f"CREATE OR REPLACE MACRO first_names() AS {_sql_list(FIRST)}")
+    conn.execute(f"CREATE OR REPLACE MACRO last_names() AS {_sql_list(last)}")
+    conn.execute(f"CREATE OR REPLACE MACRO free_mail() AS {_sql_list(FREE_MAIL)}")
+    # A deterministic pseudo-random BIGINT per (value, salt).
+    conn.execute("CREATE OR REPLACE MACRO h(a, b) AS CAST(hash(a, b) >> 1 AS BIGINT)")
+    conn.execute("CREATE SCHEMA IF NOT EXISTS crm")
+    # One row per person: the truth both sources draw from.
+    people = f"""
+        SELECT p,
+          first_names()[1 + h(p, 'f') % {len(FIRST)}] AS first_name,
+          last_names()[1 + h(p, 'l') % {len(last)}] AS last_name,
+          h(p, 'c') % 20000 AS company_no,
+          CASE WHEN h(p, 'd') % 10 < 4 THEN free_mail()[1 + h(p, 'm') % 3]
+               ELSE 'company' || (h(p, 'c') % 20000) || '.com' END AS domain,
+          CASE WHEN h(p, 'ph') % 100 < 15 THEN NULL
+               WHEN h(p, 'ph') % 100 < 16 THEN '+1800' || lpad(CAST(h(p, 'c') % 200 AS VARCHAR), 7, '0')
+               WHEN h(p, 'ph') % 200 = 33 THEN '+1' || (2000000000 + h(p + 1, 'n') % 7999999999)
+               ELSE '+1' || (2000000000 + h(p, 'n') % 7999999999) END AS phone,
+          ['Engineer', 'Manager', 'Director', 'Analyst', 'VP Sales', 'Founder'][1 + h(p, 'j') % 6] AS job_title,
+          ['Berlin', 'Boston', 'London', 'Austin', 'Paris', 'Denver', 'Lisbon'][1 + h(p, 'y') % 7] AS city,
+          ['lead', 'subscriber', 'opportunity', 'customer'][1 + h(p, 's') % 4] AS lifecycle_stage
+        FROM range({rows * 2}) t(p)
+    """
+    conn.execute(f"CREATE TEMP TABLE people AS {people}")
+    conn.execute("""
+        CREATE OR REPLACE TABLE crm.contacts (
+          email VARCHAR, phone VARCHAR, first_name VARCHAR, last_name VARCHAR,
+          company VARCHAR, job_title VARCHAR, city VARCHAR, lifecycle_stage VARCHAR,
+          _source VARCHAR, _source_integration VARCHAR, _source_id VARCHAR,
+          _source_updated_at TIMESTAMPTZ, _mapping VARCHAR, _loaded_at TIMESTAMPTZ)
+    """)
+    base = """
+        lower(first_name) || '.' || lower(last_name) || p || '@' || domain AS email,
+        phone, first_name, last_name, 'Company ' || company_no AS company, job_title, city,
+        lifecycle_stage
+    """
+    conn.execute(f"""
+        INSERT INTO crm.contacts SELECT {base}, 'hubspot', 'bench-hubspot',
+          CAST(p + 1 AS VARCHAR),
+          TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_seconds(CAST(h(p, 'u') % 31536000 AS BIGINT)),
+          'hubspot_contacts', now()
+        FROM people WHERE p < {rows}
+    """)
+    # Salesforce row j: the first 30% are HubSpot people (a permutation of them), the rest new.
+    # Variants of a shared person: upper-cased, padded, capitalised or missing e-mail, or a
+    # new e-mail without the number plus a first-name typo (found only by phone or fuzzy name).
+    conn.execute(f"""
+        INSERT INTO crm.contacts SELECT
+          CASE v WHEN 0 THEN upper(e) WHEN 1 THEN '  ' || e || ' '
+                 WHEN 2 THEN upper(substr(e, 1, 1)) || substr(e, 2)
+                 WHEN 3 THEN NULL
+                 WHEN 4 THEN lower(first_name) || '.' || lower(last_name) || '@' || domain
+                 ELSE e END,
+          phone,
+          CASE WHEN v = 4 AND length(first_name) > 5
+               THEN substr(first_name, 1, length(first_name) - 1) ELSE first_name END,
+          last_name, 'Company ' || company_no, job_title, city, lifecycle_stage,
+          'salesforce', 'bench-salesforce', '003' || lpad(CAST(j AS VARCHAR), 15, '0'),
+          TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_seconds(CAST(h(j, 'su') % 31536000 AS BIGINT)),
+          'salesforce_contacts', now()
+        FROM (
+          SELECT j, CASE WHEN j < {overlap} THEN h(j, 'v') % 10 ELSE 9 END AS v,
+                 lower(x.first_name) || '.' || lower(x.last_name) || x.p || '@' || x.domain AS e,
+                 x.*
+          FROM range({rows}) r(j)
+          JOIN people x ON x.p = CASE WHEN j < {overlap} THEN (j * 999983) % {rows}
+                                      ELSE {rows} + j END
+        ) s
+    """)
+    total = conn.execute("SELECT COUNT(*) FROM crm.contacts").fetchone()[0]
+    conn.close()
+    return {"rows": total, "seconds": time.perf_counter() - started}
+
+
+def mutate(db_path: str, rows: int) -> dict:
+    """1% of records updated; 0.1% new Salesforce records each bridging two HubSpot people
+    (the e-mail of one, the phone of another), so their clusters must merge."""
+    import duckdb
+
+    conn = duckdb.connect(db_path)
+    conn.execute(
+        "CREATE OR REPLACE TABLE bench_prev_crosswalk AS SELECT * FROM crm.contacts_crosswalk"
+    )
+    updated = conn.execute(
+        "UPDATE crm.contacts SET job_title = 'Changed', "
+        "_source_updated_at = _source_updated_at + INTERVAL 400 DAY "
+        "WHERE h(_source_id, 'upd') % 100 = 0"
+    ).fetchone()[0]
+    bridges = max(1, rows // 1000)
+    conn.execute(f"""
+        INSERT INTO crm.contacts
+        SELECT a.email, b.phone, a.first_name, a.last_name, a.company, a.job_title, a.city,
+               a.lifecycle_stage, 'salesforce', 'bench-salesforce',
+               '003B' || lpad(CAST(k AS VARCHAR), 14, '0'),
+               TIMESTAMPTZ '2025-06-01 00:00:00+00', 'salesforce_contacts', now()
+        FROM range({bridges}) r(k)
+        JOIN crm.contacts a ON a._source = 'hubspot' AND a._source_id = CAST(k * 7 + 1 AS VARCHAR)
+        JOIN crm.contacts b ON b._source = 'hubspot'
+                           AND b._source_id = CAST(k * 7 + 1 + {rows // 2} AS VARCHAR)
+        WHERE b.phone IS NOT NULL AND NOT starts_with(b.phone, '+1800')
+    """)
+    inserted = conn.execute(
+        "SELECT COUNT(*) FROM crm.contacts WHERE _source_id LIKE '003B%'"
+    ).fetchone()[0]
+    conn.close()
+    return {"updated": updated, "inserted": inserted}
+
+
+def verify_stable_ids(db_path: str) -> dict:
+    """Records present in both runs: same golden id, or a change explained by a merge event."""
+    import duckdb
+
+    conn = duckdb.connect(db_path, read_only=True)
+    same, explained, unexplained = conn.execute("""
+        SELECT COUNT(*) FILTER (WHERE o.golden_id = n.golden_id),
+               COUNT(*) FILTER (WHERE o.golden_id <> n.golden_id AND m.previous_id IS NOT NULL),
+               COUNT(*) FILTER (WHERE o.golden_id <> n.golden_id AND m.previous_id IS NULL)
+        FROM bench_prev_crosswalk o
+        JOIN crm.contacts_crosswalk n USING (_source, _source_integration, _source_id)
+        LEFT JOIN (SELECT DISTINCT previous_id, golden_id FROM crm.contacts_golden_merges
+                   WHERE reason = 'merged') m
+          ON m.previous_id = o.golden_id AND m.golden_id = n.golden_id
+    """).fetchone()
+    dup_ids = conn.execute(
+        "SELECT COUNT(*) - COUNT(DISTINCT golden_id) FROM crm.contacts_golden"
+    ).fetchone()[0]
+    conn.close()
+    return {"same": same, "merged": explained, "unexplained": unexplained, "dup_ids": dup_ids}
+
+
+def run_er(db_path: str, components: str, memory_limit: str, threads: int) -> dict:
+    """One dedup run of crm.contacts (in a child process: its peak RSS is the run's own)."""
+    from destinations.warehouse import Warehouse
+    from mappings.dedup import DedupEngine, DuckDBOptions, load_match_rules
+
+    rules = load_match_rules(RULES)
+    engine = DedupEngine(
+        Warehouse("duckdb", duckdb_path=Path(db_path)),
+        components=components,  # type: ignore[arg-type]
+        duckdb_options=DuckDBOptions(memory_limit=memory_limit, threads=threads or None),
+    )
+    result = engine.run(rules)
+    return {
+        "seconds": result.seconds,
+        "phases": result.phase_seconds,
+        "method": result.components_method,
+        "passes": result.components_passes,
+        "records": result.records,
+        "clusters": result.clusters,
+        "multi": result.multi_record_clusters,
+        "golden": result.golden_rows,
+        "crosswalk": result.crosswalk_rows,
+        "kept": result.ids.kept,
+        "new": result.ids.new,
+        "merged": result.ids.merged,
+        "split": result.ids.split,
+        "memory_limit": result.memory_limit,
+        "rules": {
+            r.rule: (r.edges, r.skipped_groups, r.skipped_records, r.comparisons)
+            for r in result.rules
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000, help="records per source")
+    parser.add_argument("--components", default="auto", choices=["auto", "python", "sql", "both"])
+    parser.add_argument("--memory-limit", default="3GB", help="DuckDB memory_limit")
+    parser.add_argument("--threads", type=int, default=0, help="DuckDB threads (0: all cores)")
+    args = parser.parse_args()
+    db = str(temp_root("bench-er-") / "warehouse.duckdb")
+    gen = generate(db, args.rows)
+    print(f"generated {gen['rows']:,} crm.contacts rows in {gen['seconds']:.1f} s")
+
+    methods = ["python", "sql"] if args.components == "both" else [args.components]
+    runs = []
+    for method in methods:
+        runs.append(
+            (
+                f"full ({method})",
+                measure_in_child(run_er, db, method, args.memory_limit, args.threads),
+            )
+        )
+    changes = mutate(db, args.rows)
+    second = measure_in_child(run_er, db, methods[0], args.memory_limit, args.threads)
+    runs.append((f"second run ({methods[0]})", second))
+    check = verify_stable_ids(db)
+
+    phases = list(runs[0][1]["phases"])
+    print_table(
+        f"Entity resolution: {args.rows:,} hubspot + {args.rows:,} salesforce contacts "
+        f"(DuckDB memory_limit {runs[0][1]['memory_limit']}, targets: <= 60 s, <= 4096 MB)",
+        ["run", *[f"{p} s" for p in phases], "total s", "peak RSS MB", "passes"],
+        [
+            [
+                label,
+                *[r["phases"][p] for p in phases],
+                r["seconds"],
+                round(r["peak_rss_mb"]),
+                r["passes"],
+            ]
+            for label, r in runs
+        ],
+    )
+    print_table(
+        "Clusters and ids",
+        [
+            "run",
+            "records",
+            "clusters",
+            "multi-record",
+            "golden rows",
+            "crosswalk rows",
+            "ids kept",
+            "ids new",
+            "ids merged",
+            "ids split",
+        ],
+        [
+            [
+                label,
+                r["records"],
+                r["clusters"],
+                r["multi"],
+                r["golden"],
+                r["crosswalk"],
+                r["kept"],
+                r["new"],
+                r["merged"],
+                r["split"],
+            ]
+            for label, r in runs
+        ],
+    )
+    print_table(
+        "Rules (first run)",
+        ["rule", "edges", "skipped keys/blocks", "skipped records", "comparisons"],
+        [[name, *vals] for name, vals in runs[0][1]["rules"].items()],
+    )
+    print_table(
+        f"Second run after {changes['updated']:,} updated and {changes['inserted']:,} bridging records",
+        [
+            "same golden id",
+            "changed by a recorded merge",
+            "changed unexplained",
+            "duplicate golden ids",
+        ],
+        [[check["same"], check["merged"], check["unexplained"], check["dup_ids"]]],
+    )
+
+
+if __name__ == "__main__":
+    main()
