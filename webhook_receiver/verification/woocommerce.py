@@ -1,0 +1,42 @@
+"""WooCommerce's X-WC-Webhook-Signature and its unsigned ping (providers.md 3.7).
+
+Signature = base64(HMAC-SHA256(key = secret with HTML entities decoded, exact body bytes)).
+The ping WooCommerce sends when a webhook is created is a POST whose body is exactly
+`webhook_id=<id>`, with none of the X-WC-Webhook-* headers and no signature; it is accepted
+only in exactly that shape (and must be answered with 200).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+
+from webhook_receiver.verification.base import (
+    SignedRequest,
+    hmac_sha256,
+    invalid,
+    require_header,
+    same,
+)
+
+PING_BODY = re.compile(rb"webhook_id=([0-9]{1,20})")
+
+
+def sign(secret: str, body: bytes) -> str:
+    return base64.b64encode(hmac_sha256(html.unescape(secret).encode(), body)).decode()
+
+
+def verify(request: SignedRequest, secret: str) -> str:
+    signature = require_header(request, "X-WC-Webhook-Signature", "woocommerce")
+    if same(sign(secret, request.body), signature):
+        return "woocommerce-sha256"
+    raise invalid("woocommerce")
+
+
+def ping_webhook_id(request: SignedRequest) -> str | None:
+    """The webhook id when the request is exactly WooCommerce's ping, else None."""
+    if any(name.startswith("x-wc-webhook-") for name in request.headers):
+        return None
+    match = PING_BODY.fullmatch(request.body)
+    return match.group(1).decode() if match else None
