@@ -1,0 +1,172 @@
+"""Declarative webhook routes: (provider, event type pattern) -> what to do with the event.
+
+Routes are plain data validated by pydantic; the first route whose provider and event pattern
+match an event wins. This module only describes and matches routes: it never runs an action,
+never touches the inbox and never calls a provider.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+Provider = Literal["hubspot", "salesforce", "wordpress", "github", "*"]
+Action = Literal["extract", "apply", "ignore", "handler"]
+
+# Built-in actions that run through a handler of the same name (see webhook_receiver.handlers).
+BUILTIN_HANDLERS = ("extract", "apply")
+# Event types `apply` knows how to write straight into the raw HubSpot tables.
+APPLY_EVENT_SUFFIXES = (".propertyChange", ".deletion", ".privacyDeletion")
+
+
+class ExtractOptions(BaseModel):
+    """Options of `action: extract`.
+
+    `by_id`: for HubSpot, read exactly the objects the events name (batch read) instead of an
+    incremental sync of the entity; `max_ids`: above this many ids, run the incremental sync.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by_id: bool = True
+    max_ids: int = Field(default=1000, ge=1, le=10_000)
+
+
+class Route(BaseModel):
+    """One line of the routes file.
+
+    `event` holds shell-style patterns (`contact.*`, `order.updated`); `entity` names the
+    warehouse entity the event concerns (defaults to the event's own object type); `handler`
+    names a custom handler and implies `action: handler`; `options` is passed to the handler.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,80}$")
+    provider: Provider
+    event: list[str] = Field(min_length=1)
+    action: Action | None = None
+    handler: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,80}$")
+    entity: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("event", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("event")
+    @classmethod
+    def _non_empty_patterns(cls, value: list[str]) -> list[str]:
+        if any(not p.strip() for p in value):
+            raise ValueError("event patterns must not be empty")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _handler_implies_action(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("handler") is not None and "action" not in data:
+            return {**data, "action": "handler"}
+        return data
+
+    @model_validator(mode="after")
+    def _action_is_consistent(self) -> Route:
+        if self.handler is not None and self.action != "handler":
+            raise ValueError(f"a route with `handler` cannot also say action: {self.action}")
+        if self.action is None:
+            raise ValueError("a route needs `action` (extract, apply, ignore) or `handler`")
+        if self.action == "handler" and self.handler is None:
+            raise ValueError("action: handler needs `handler: <name>`")
+        if self.action == "ignore" and (self.entity or self.options):
+            raise ValueError("an ignore route takes no entity and no options")
+        if self.action == "apply":
+            self._check_apply()
+        if self.action == "extract":
+            try:
+                ExtractOptions.model_validate(self.options)
+            except PydanticValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise ValueError(f"options.{where}: {first['msg']}") from None
+        if self.provider == "hubspot" and self.entity is not None:
+            from sources.hubspot.entities import ENTITIES
+
+            if self.entity not in ENTITIES:
+                raise ValueError(
+                    f"unknown HubSpot entity {self.entity!r}; choose from {sorted(ENTITIES)}"
+                )
+        return self
+
+    def _check_apply(self) -> None:
+        """`apply` writes the warehouse directly, so only where the event says everything."""
+        if self.provider != "hubspot":
+            raise ValueError("action: apply is only available for hubspot events")
+        bad = [p for p in self.event if not p.endswith(APPLY_EVENT_SUFFIXES)]
+        if bad:
+            raise ValueError(
+                f"action: apply only handles {', '.join(APPLY_EVENT_SUFFIXES)} events, "
+                f"not {', '.join(bad)}"
+            )
+        if self.options:
+            raise ValueError("action: apply takes no options")
+
+    @property
+    def extract_options(self) -> ExtractOptions:
+        return ExtractOptions.model_validate(self.options)
+
+    @property
+    def handler_name(self) -> str | None:
+        """The handler that runs this route (None for `ignore`)."""
+        if self.action == "ignore":
+            return None
+        return self.handler if self.action == "handler" else self.action
+
+    def matches(self, provider: str, event_type: str) -> bool:
+        if self.provider not in ("*", provider):
+            return False
+        return any(fnmatchcase(event_type, pattern) for pattern in self.event)
+
+    def label(self, index: int) -> str:
+        """A short, stable name for tags and logs: the route's `name` or its position."""
+        return self.name or f"route-{index + 1}"
+
+
+class RoutesFile(BaseModel):
+    """The whole routes file: a version, optional handler modules to import, the routes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1] = 1
+    handler_modules: list[str] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    """The route an event matched, with its position (the position keeps grouping stable)."""
+
+    index: int
+    route: Route
+
+    @property
+    def label(self) -> str:
+        return self.route.label(self.index)
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    """Validated routes, in file order, with where they came from (for error messages)."""
+
+    routes: tuple[Route, ...]
+    source: str
+    handler_modules: tuple[str, ...] = ()
+
+    def match(self, provider: str, event_type: str) -> RouteMatch | None:
+        for index, route in enumerate(self.routes):
+            if route.matches(provider, event_type):
+                return RouteMatch(index, route)
+        return None
