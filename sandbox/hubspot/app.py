@@ -12,6 +12,7 @@ from sandbox.hubspot.responses import ApiError, error_body, json_response
 from sandbox.hubspot.routes import admin, associations, batch, oauth, objects, properties, search
 from sandbox.hubspot.routes.common import EXTENSION
 from sandbox.hubspot.state import SandboxState
+from sandbox.hubspot.webhooks import admin_routes, api_routes
 
 
 def create_app(config: HubSpotSandboxConfig | None = None) -> Flask:
@@ -21,6 +22,8 @@ def create_app(config: HubSpotSandboxConfig | None = None) -> Flask:
     app.extensions[EXTENSION] = SandboxState(config or HubSpotSandboxConfig())
     for module in (search, batch, associations, objects, properties, oauth, admin):
         app.register_blueprint(module.bp)
+    app.register_blueprint(admin_routes.bp)  # /_sandbox/webhooks
+    app.register_blueprint(api_routes.bp)  # /webhooks/v3/{appId}/...
     middleware.install(app)
 
     @app.errorhandler(ApiError)

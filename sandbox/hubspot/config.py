@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbox.hubspot.webhooks.settings import WebhookSettings
+
 
 class HubSpotSandboxConfig(BaseModel):
     """All settings of one sandbox portal (validated, immutable once the state is built)."""
@@ -49,3 +51,4 @@ class HubSpotSandboxConfig(BaseModel):
     ties_per_timestamp: int = Field(3, ge=1)
     base_start_ms: int = 1704067200000  # 2024-01-01T00:00:00Z
     base_span_ms: int = 366 * 24 * 3600 * 1000  # base history ends before 2025-01-02
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)  # off until a target

@@ -19,6 +19,8 @@ from sandbox.hubspot.reqlog import RequestLog
 from sandbox.hubspot.schema import PropertyRegistry
 from sandbox.hubspot.store import ObjectStore
 from sandbox.hubspot.tokens import TokenStore
+from sandbox.hubspot.webhooks.service import WebhookService
+from sandbox.hubspot.webhooks.settings import WebhookSettings
 
 
 class SandboxState:
@@ -29,6 +31,7 @@ class SandboxState:
         self.lock = threading.RLock()
         self.log = RequestLog()
         self.faults = FaultInjector()
+        self.webhooks = WebhookService(self.clock)
         self.reset(config)
 
     def reset(self, config: HubSpotSandboxConfig) -> None:
@@ -54,6 +57,24 @@ class SandboxState:
             self.admin_calls = 0
             self.log.clear()
             self.faults.clear()
+            self.webhooks.reset()
+            self._apply_webhooks()
+
+    def set_webhook_settings(self, settings: WebhookSettings) -> None:
+        """Replace the webhook settings at runtime (admin or HubSpot's webhooks API)."""
+        with self.lock:
+            self.config = self.config.model_copy(update={"webhooks": settings})
+            self._apply_webhooks()
+
+    def _apply_webhooks(self) -> None:
+        config = self.config
+        self.webhooks.apply(
+            config.webhooks,
+            portal_id=config.portal_id,
+            app_id=config.app_id,
+            user_id=config.user_id,
+            default_secret=config.oauth_client_secret,
+        )
 
     def store(self, otype: ObjectType) -> ObjectStore:
         return self.stores[otype.name]

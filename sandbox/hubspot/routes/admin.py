@@ -22,6 +22,7 @@ from sandbox.hubspot.state import SandboxState
 from sandbox.hubspot.store import ObjectStore
 from sandbox.hubspot.timefmt import iso_ms
 from sandbox.hubspot.values import values_or_raise
+from sandbox.hubspot.webhooks import hooks
 
 bp = Blueprint("hubspot_admin", __name__, url_prefix="/_sandbox")
 
@@ -97,9 +98,13 @@ def mutate() -> Response:
         fixed = values_or_raise(otype, st.properties, body.get("properties"))
         now = st.now_ms()
         visible = st.visible_ms(now)
+        origin = st.webhooks.admin_origin(body)
         for rid in ids:
             values = dict(fixed) if fixed else _auto_values(otype, rid, now)
-            store.update(rid, values, now, visible)
+            before = store.get(rid) if st.webhooks.active else None
+            row = store.update(rid, values, now, visible)
+            if before is not None:
+                hooks.on_updated(st, otype, before, row, values, origin)
     return json_response({"ids": [str(i) for i in ids], "lastmodified_ms": now})
 
 
@@ -121,10 +126,11 @@ def create() -> Response:
     props = body.get("properties") or {}
     ids: list[str] = []
     with st.lock:
+        origin = st.webhooks.admin_origin(body)
         for _ in range(count):
             nxt = st.store(otype).next_id
             values = dict(props) or _new_values(otype, nxt)
-            row = create_record(st, otype, {"properties": values})
+            row = create_record(st, otype, {"properties": values}, origin)
             ids.append(str(row.id))
         now = st.store(otype).get(int(ids[-1])).updated_ms if ids else st.now_ms()  # type: ignore[union-attr]
     return json_response({"ids": ids, "lastmodified_ms": now})
@@ -156,8 +162,9 @@ def archive() -> Response:
     with st.lock:
         ids = _pick_ids(st, store, body, _salt(st, "archive"))
         now = st.now_ms()
+        origin = st.webhooks.admin_origin(body)
         for rid in ids:
-            store.archive(rid, now)
+            hooks.archive(st, otype, rid, now, origin)
     return json_response({"ids": [str(i) for i in ids], "archived_ms": now})
 
 

@@ -22,6 +22,7 @@ from sandbox.hubspot.routes.common import (
 )
 from sandbox.hubspot.state import SandboxState
 from sandbox.hubspot.timefmt import iso_ms
+from sandbox.hubspot.webhooks import hooks
 
 bp = Blueprint("hubspot_associations", __name__, url_prefix="/crm/v4")
 
@@ -109,7 +110,7 @@ def put_default(from_type: str, from_id: str, to_type: str, to_id: str) -> Respo
     frm, to = object_type(from_type), object_type(to_type)
     with st.lock:
         a, b = _check_pair(st, frm, from_id, to, to_id)
-        st.graph.add(frm.name, a, to.name, b, _default_spec(frm, to))
+        hooks.add_association(st, frm, a, to, b, _default_spec(frm, to))
     now = iso_ms(st.now_ms())
     return json_response(
         {
@@ -139,10 +140,10 @@ def put_or_delete(from_type: str, from_id: str, to_type: str, to_id: str) -> Res
     with st.lock:
         a, b = _check_pair(st, frm, from_id, to, to_id)
         if request.method == "DELETE":
-            st.graph.remove(frm.name, a, to.name, b)
+            hooks.remove_association(st, frm, a, to, b)
             return Response(status=204)
         specs = _specs(st, frm, to, json_body())
-        st.graph.add(frm.name, a, to.name, b, specs)
+        hooks.add_association(st, frm, a, to, b, specs)
         labels = [st.graph.label_of(frm.name, to.name, s) for s in specs]
     return json_response(
         {
@@ -231,7 +232,7 @@ def batch_op(from_type: str, to_type: str, op: str) -> Response:
                     if op == "create"
                     else _default_spec(frm, to)
                 )
-                st.graph.add(frm.name, a, to.name, b, specs)
+                hooks.add_association(st, frm, a, to, b, specs)
                 results.append(
                     {
                         "fromObjectTypeId": frm.type_id,
@@ -242,7 +243,7 @@ def batch_op(from_type: str, to_type: str, op: str) -> Response:
                     }
                 )
             elif op == "archive":
-                st.graph.remove(frm.name, a, to.name, b)
+                hooks.remove_association(st, frm, a, to, b)
             else:
                 raise ApiError(404, f"Unknown batch operation {op}", "OBJECT_NOT_FOUND")
     if op == "archive":

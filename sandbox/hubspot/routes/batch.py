@@ -22,6 +22,7 @@ from sandbox.hubspot.routes.objects import create_record, update_record
 from sandbox.hubspot.state import SandboxState
 from sandbox.hubspot.timefmt import iso_ms
 from sandbox.hubspot.values import validate_values
+from sandbox.hubspot.webhooks import hooks
 
 bp = Blueprint("hubspot_batch", __name__)
 
@@ -224,7 +225,7 @@ def batch_archive(st: SandboxState, otype: ObjectType) -> Response:
         for item in inputs:
             rid = parse_id(item.get("id"))
             if rid is not None:
-                st.store(otype).archive(rid, now)
+                hooks.archive(st, otype, rid, now)
     return Response(status=204)
 
 

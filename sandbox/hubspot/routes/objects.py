@@ -27,6 +27,8 @@ from sandbox.hubspot.routes.common import (
 from sandbox.hubspot.state import SandboxState
 from sandbox.hubspot.store import Row
 from sandbox.hubspot.values import values_or_raise
+from sandbox.hubspot.webhooks import hooks
+from sandbox.hubspot.webhooks.events import ChangeOrigin
 
 bp = Blueprint("hubspot_objects", __name__)
 
@@ -132,8 +134,11 @@ def parse_create_associations(
     return out
 
 
-def create_record(st: SandboxState, otype: ObjectType, body: dict[str, Any]) -> Row:
-    """Validate and create one record (caller holds the lock). Raises ApiError."""
+def create_record(
+    st: SandboxState, otype: ObjectType, body: dict[str, Any], origin: ChangeOrigin | None = None
+) -> Row:
+    """Validate and create one record (caller holds the lock) and report it to the webhook
+    sender; `origin` None means a write by this app through the API. Raises ApiError."""
     values = values_or_raise(otype, st.properties, body.get("properties"))
     store = st.store(otype)
     if otype.name == "contacts" and values.get("email"):
@@ -143,8 +148,9 @@ def create_record(st: SandboxState, otype: ObjectType, body: dict[str, Any]) -> 
     links = parse_create_associations(st, otype, body.get("associations"))
     now = st.now_ms()
     row = store.create(values, now, st.visible_ms(now))
+    hooks.on_created(st, otype, row, values, origin)
     for to, to_id, spec in links:
-        st.graph.add(otype.name, row.id, to.name, to_id, {spec})
+        hooks.add_association(st, otype, row.id, to, to_id, {spec}, origin)
     return row
 
 
@@ -160,15 +166,25 @@ def create_object(object_type_key: str) -> Response:
 
 
 def update_record(
-    st: SandboxState, otype: ObjectType, rid: int, values: dict[str, str | None]
+    st: SandboxState,
+    otype: ObjectType,
+    rid: int,
+    values: dict[str, str | None],
+    origin: ChangeOrigin | None = None,
 ) -> Row:
+    """Apply values to a live record (caller holds the lock); changed values fire
+    propertyChange events. Raises ApiError on a duplicate email."""
     store = st.store(otype)
     if otype.name == "contacts" and values.get("email"):
         existing = store.find_by_email(str(values["email"]))
         if existing is not None and existing != rid:
             raise ApiError(409, f"Contact already exists. Existing ID: {existing}", "CONFLICT")
     now = st.now_ms()
-    return store.update(rid, values, now, st.visible_ms(now))
+    before = store.get(rid) if st.webhooks.active else None
+    row = store.update(rid, values, now, st.visible_ms(now))
+    if before is not None:
+        hooks.on_updated(st, otype, before, row, values, origin)
+    return row
 
 
 def update_object(object_type_key: str, record_id: str) -> Response:
@@ -191,7 +207,7 @@ def archive_object(object_type_key: str, record_id: str) -> Response:
     rid = parse_id(record_id)
     with st.lock:
         if rid is not None:
-            st.store(otype).archive(rid, st.now_ms())
+            hooks.archive(st, otype, rid, st.now_ms())
     return Response(status=204)
 
 

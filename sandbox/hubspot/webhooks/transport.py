@@ -1,0 +1,140 @@
+"""One delivery attempt over HTTP: build the request, sign the exact bytes and URL it carries,
+apply injected faults, send, and report what happened. No queueing or retry decisions here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from sandbox.hubspot.webhooks.settings import WebhookSettings
+from sandbox.hubspot.webhooks.signing import corrupt, signature_headers
+
+SIGNATURE_HEADERS = ("X-HubSpot-Signature", "X-HubSpot-Signature-v3")
+
+
+@dataclass
+class AttemptResult:
+    """The outcome of one attempt (what the delivery log shows)."""
+
+    attempt_number: int
+    sent_at_ms: int
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: float = 0.0
+    fault: str | None = None
+    duplicate_status_code: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "attemptNumber": self.attempt_number,
+            "sent_at_ms": self.sent_at_ms,
+            "status_code": self.status_code,
+            "error": self.error,
+            "duration_ms": round(self.duration_ms, 3),
+        }
+        if self.fault:
+            out["fault"] = self.fault
+        if self.duplicate_status_code is not None:
+            out["duplicate_status_code"] = self.duplicate_status_code
+        return out
+
+
+def as_called_url(request: httpx.Request) -> str:
+    """The URL a receiver reconstructs from this request: scheme, Host header, raw target."""
+    return f"{request.url.scheme}://{request.headers['Host']}{request.url.raw_path.decode('ascii')}"
+
+
+class WebhookTransport:
+    """Sends signed webhook requests with one pooled HTTP client (no proxies, no redirects)."""
+
+    def __init__(self) -> None:
+        self._client = httpx.Client(
+            trust_env=False,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def build(
+        self,
+        settings: WebhookSettings,
+        secret: str,
+        body: bytes,
+        timestamp_ms: int,
+        fault: str | None = None,
+        stale_by_ms: int = 0,
+    ) -> httpx.Request:
+        """The signed request, exactly as it will go on the wire."""
+        assert settings.target_url is not None
+        request = self._client.build_request(
+            "POST",
+            settings.target_url,
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": settings.user_agent,
+                "X-HubSpot-Timeout-Millis": str(settings.timeout_ms),
+            },
+            timeout=settings.timeout_ms / 1000,
+        )
+        signed_url = settings.signature_url or as_called_url(request)
+        ts = timestamp_ms - stale_by_ms if fault == "stale_timestamp" else timestamp_ms
+        headers = signature_headers(
+            settings.signature_version,
+            secret,
+            "POST",
+            signed_url,
+            body,
+            ts,
+            legacy=settings.legacy_signature,
+        )
+        if fault == "corrupt_signature":
+            headers = {k: corrupt(v) if k in SIGNATURE_HEADERS else v for k, v in headers.items()}
+        request.headers.update(headers)
+        return request
+
+    def _send_once(self, request: httpx.Request) -> tuple[int | None, str | None]:
+        try:
+            response = self._client.send(request)
+        except httpx.TimeoutException:
+            return None, "timeout"
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+        response.close()
+        return response.status_code, None
+
+    def send(
+        self,
+        request: httpx.Request,
+        attempt_number: int,
+        sent_at_ms: int,
+        fault: str | None,
+        delay_ms: int,
+    ) -> AttemptResult:
+        if delay_ms:
+            time.sleep(delay_ms / 1000)
+        started = time.perf_counter()
+        status, error = self._send_once(request)
+        result = AttemptResult(
+            attempt_number,
+            sent_at_ms,
+            status,
+            error,
+            (time.perf_counter() - started) * 1000,
+            fault,
+            headers={k: v for k, v in request.headers.items() if k.lower().startswith("x-hub")},
+        )
+        if fault == "duplicate":
+            result.duplicate_status_code, _ = self._send_once(request)
+        return result
