@@ -89,6 +89,7 @@ class FuzzyRule(_Strict):
 
 
 Rule = Annotated[ExactRule | FuzzyRule, Field(discriminator="type")]
+RULE_TYPES = ("exact", "fuzzy")
 
 
 class FieldSurvivorship(_Strict):
@@ -194,6 +195,8 @@ def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
         if isinstance(node, yaml.MappingNode):
             match = next((v for k, v in node.value if k.value == str(part)), None)
             if match is None:
+                if part in RULE_TYPES:
+                    continue  # pydantic's discriminator tag, not a YAML key
                 break
             node = match
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
@@ -201,7 +204,7 @@ def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
                 break
             node = node.value[part]
         else:
-            continue  # discriminator tags such as 'exact' are not in the YAML
+            break
         line = node.start_mark.line + 1
     return line
 
@@ -228,7 +231,7 @@ def load_match_rules(path: Path | str) -> MatchRules:
     except PydanticValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(first["loc"])
-        field = ".".join(str(p) for p in loc if p not in ("exact", "fuzzy"))
+        field = ".".join(str(p) for p in loc if p not in RULE_TYPES)
         raise MatchRuleFileError(path, _line_of(root, loc), field, first["msg"]) from exc
 
 
