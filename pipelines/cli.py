@@ -127,13 +127,36 @@ def demo(contacts: int, mutate: int) -> None:
 @click.option("--contacts", default=5000)
 @click.option("--companies", default=1000)
 @click.option("--deals", default=1500)
-def sandbox_cmd(port: int, seed: int, contacts: int, companies: int, deals: int) -> None:
+@click.option("--webhook-url", help="Send signed webhook batches of every change to this URL.")
+@click.option("--webhook-secret", help="Signing secret (default: the app's client secret).")
+@click.option("--webhook-signature-version", type=click.Choice(["v1", "v2", "v3"]))
+@click.option("--webhook-subscription", multiple=True, help="eventType[:property], repeatable.")
+def sandbox_cmd(
+    port: int,
+    seed: int,
+    contacts: int,
+    companies: int,
+    deals: int,
+    webhook_url: str | None,
+    webhook_secret: str | None,
+    webhook_signature_version: str | None,
+    webhook_subscription: tuple[str, ...],
+) -> None:
     """Serve the HubSpot sandbox on 127.0.0.1:PORT until interrupted."""
     from sandbox.hubspot.app import create_app
     from sandbox.hubspot.config import HubSpotSandboxConfig
+    from sandbox.hubspot.webhooks.settings import cli_webhooks
     from sandbox.server import SandboxServer
 
-    config = HubSpotSandboxConfig(seed=seed, contacts=contacts, companies=companies, deals=deals)
+    webhooks = cli_webhooks(
+        webhook_url, webhook_secret, webhook_signature_version, webhook_subscription
+    )
+    try:
+        config = HubSpotSandboxConfig(
+            seed=seed, contacts=contacts, companies=companies, deals=deals, webhooks=webhooks
+        )
+    except ValueError as exc:  # pydantic's ValidationError included
+        raise click.ClickException(str(exc)) from exc
     server = SandboxServer(create_app(config), port=port)
     click.echo(f"HubSpot sandbox on {server.start()}  (admin: /_sandbox/)")
     try:

@@ -40,18 +40,41 @@ def _config(config_json: str | None, overrides: dict[str, Any]) -> HubSpotSandbo
 @click.option("--daily-limit", type=int)
 @click.option("--search-per-second", type=int)
 @click.option("--config-json", help="full HubSpotSandboxConfig as JSON (options override it)")
+@click.option("--webhook-url", help="send signed webhook batches of every change to this URL")
+@click.option("--webhook-secret", help="signing secret (default: the app's OAuth client secret)")
+@click.option("--webhook-signature-version", type=click.Choice(["v1", "v2", "v3"]))
+@click.option(
+    "--webhook-subscription",
+    multiple=True,
+    help="eventType[:propertyName], repeatable (default: creation, deletion, propertyChange "
+    "and associationChange of contacts, companies, deals)",
+)
 def serve(
     port: int,
     host: str,
     server: str,
     threads: int,
     config_json: str | None,
+    webhook_url: str | None,
+    webhook_secret: str | None,
+    webhook_signature_version: str | None,
+    webhook_subscription: tuple[str, ...],
     **overrides: Any,
 ) -> None:
     """Serve the HubSpot sandbox (API, OAuth and /_sandbox/ admin on one base URL)."""
     from sandbox.hubspot.app import create_app
+    from sandbox.hubspot.webhooks.settings import cli_webhooks
 
-    config = _config(config_json, overrides)
+    webhooks = cli_webhooks(
+        webhook_url, webhook_secret, webhook_signature_version, webhook_subscription
+    )
+    if webhooks:
+        base = json.loads(config_json).get("webhooks", {}) if config_json else {}
+        overrides["webhooks"] = {**base, **webhooks}
+    try:
+        config = _config(config_json, overrides)
+    except ValueError as exc:  # pydantic's ValidationError included
+        raise click.ClickException(str(exc)) from exc
     app = create_app(config)
     base_url = f"http://{host}:{port}"
     click.echo(base_url, err=False)

@@ -9,11 +9,16 @@ import base64
 import hashlib
 import hmac
 import json
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -602,3 +607,50 @@ def test_gunicorn_process_sends_from_its_forked_worker(receiver: Receiver) -> No
         box.http.close()
     assert len(receiver.events()) == 4
     assert all(r.v3_valid() for r in receiver.requests)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "sandbox", "serve", "--server", "builtin"],
+        [str(Path(sys.executable).parent / "platform"), "sandbox"],
+    ],
+    ids=["python -m sandbox serve", "platform sandbox"],
+)
+def test_command_line_starts_a_sandbox_with_a_webhook_target(
+    receiver: Receiver, command: list[str]
+) -> None:
+    port = _free_port()
+    args = [
+        *command,
+        *("--port", str(port), "--contacts", "20", "--companies", "5", "--deals", "5"),
+        *("--webhook-url", receiver.url, "--webhook-secret", "cli-secret"),
+        *("--webhook-subscription", "contact.propertyChange:city"),
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, "the sandbox command exited"
+            try:
+                if httpx.get(f"{base_url}/_sandbox/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the sandbox command did not start"
+                time.sleep(0.1)
+        box = Sandbox(base_url)
+        box.mutate("contacts", 2, properties={"city": "Cli", "jobtitle": "ignored"})
+        assert flush(box)["drained"] is True
+        box.http.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+    assert [e["propertyName"] for e in receiver.events()] == ["city", "city"]
+    assert receiver.requests[0].v3_valid("cli-secret")

@@ -153,3 +153,24 @@ class WebhookSettings(BaseModel):
     @property
     def active(self) -> bool:
         return self.enabled and self.target_url is not None
+
+
+def cli_webhooks(
+    url: str | None,
+    secret: str | None = None,
+    signature_version: str | None = None,
+    subscriptions: tuple[str, ...] | list[str] = (),
+) -> dict[str, Any]:
+    """`webhooks` config from command-line options (empty when no URL is given); shared by
+    `platform sandbox` and `python -m sandbox serve`. Subscriptions use the `type[:property]`
+    shorthand; without any, the default set applies."""
+    if not url:
+        return {}
+    data: dict[str, Any] = {"target_url": url}
+    if secret:
+        data["client_secret"] = secret
+    if signature_version:
+        data["signature_version"] = signature_version
+    if subscriptions:
+        data["subscriptions"] = list(subscriptions)
+    return data
