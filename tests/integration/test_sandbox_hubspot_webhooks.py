@@ -654,3 +654,27 @@ def test_command_line_starts_a_sandbox_with_a_webhook_target(
         proc.wait(timeout=10)
     assert [e["propertyName"] for e in receiver.events()] == ["city", "city"]
     assert receiver.requests[0].v3_valid("cli-secret")
+
+
+def test_the_platform_receivers_verification_accepts_what_the_sandbox_signs(
+    sandbox: Sandbox, receiver: Receiver
+) -> None:
+    from webhook_receiver.verification import SignatureError, SignedRequest, verify_delivery
+
+    receiver.verify = True  # refusals make the sandbox retry with a good signature
+    configure(sandbox, receiver, subscriptions=["contact.creation"])
+    for fault in ("rate_corrupt_signature", "rate_stale_timestamp"):
+        sandbox.admin("POST", "webhooks/faults", json={fault: 1.0, "next_n": 1})
+        sandbox.admin("POST", "create", json={"object_type": "contacts"})
+        flush(sandbox)
+
+    def check(received: Received) -> str:
+        headers = {k.lower(): v for k, v in received.headers.items()}
+        request = SignedRequest(received.method, (received.url,), headers, received.body)
+        try:
+            return verify_delivery("hubspot", request, SECRET, now_ms=int(time.time() * 1000))
+        except SignatureError as exc:
+            return exc.code
+
+    outcomes = [check(r) for r in receiver.requests]
+    assert outcomes == ["invalid_signature", "hubspot-v3", "stale_timestamp", "hubspot-v3"]
