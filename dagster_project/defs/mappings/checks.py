@@ -1,0 +1,126 @@
+"""Asset checks for mapping and dedup assets: each a query against the warehouse (or the run's
+own counts) and a pass/fail with the numbers as metadata, so a failure says how bad it is.
+
+Checks only read; they never repair. They run inside the asset that wrote the tables, right
+after the write, so they see exactly what that run produced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from destinations.warehouse import Warehouse
+from mappings.dedup import DedupResult, MatchRules
+
+# Mapping checks.
+REJECTED_RATIO = "rejected_ratio_below_threshold"
+MAPPING_ROWS_BALANCE = "rows_in_equal_rows_out"
+# Dedup checks.
+UNIQUE_GOLDEN_IDS = "unique_golden_ids"
+GOLDEN_HAS_MEMBERS = "every_golden_record_has_members"
+CROSSWALK_TO_GOLDEN = "crosswalk_points_at_golden_records"
+CROSSWALK_TO_SOURCE = "crosswalk_matches_source_records"
+DEDUP_ROWS_BALANCE = "rows_in_equal_rows_out"
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """A check's verdict before it is tied to an asset key."""
+
+    name: str
+    passed: bool
+    metadata: dict[str, int | float | str]
+
+    def result(self, key: dg.AssetKey) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(
+            asset_key=key, check_name=self.name, passed=self.passed, metadata=self.metadata
+        )
+
+
+def _count(warehouse: Warehouse, sql: str) -> int:
+    return int(warehouse.query(sql)[0][0])
+
+
+def golden_checks(warehouse: Warehouse, rules: MatchRules) -> list[CheckOutcome]:
+    """Checks on the golden table: ids unique, and no golden record without a member."""
+    golden, crosswalk = rules.golden, rules.crosswalk
+    duplicates = _count(warehouse, f"SELECT COUNT(*) - COUNT(DISTINCT golden_id) FROM {golden}")
+    nulls = _count(warehouse, f"SELECT COUNT(*) FROM {golden} WHERE golden_id IS NULL")
+    orphans = _count(
+        warehouse,
+        f"SELECT COUNT(*) FROM {golden} g WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {crosswalk} x WHERE x.golden_id = g.golden_id)",
+    )
+    return [
+        CheckOutcome(
+            UNIQUE_GOLDEN_IDS,
+            duplicates == 0 and nulls == 0,
+            {"duplicate_golden_ids": duplicates, "null_golden_ids": nulls},
+        ),
+        CheckOutcome(GOLDEN_HAS_MEMBERS, orphans == 0, {"golden_without_members": orphans}),
+    ]
+
+
+def crosswalk_checks(
+    warehouse: Warehouse, rules: MatchRules, result: DedupResult
+) -> list[CheckOutcome]:
+    """Checks on the crosswalk: it points at golden records and at source records, both ways,
+    and the run's counts balance."""
+    golden, crosswalk, source = rules.golden, rules.crosswalk, rules.source
+    dangling_golden = _count(
+        warehouse,
+        f"SELECT COUNT(*) FROM {crosswalk} x WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {golden} g WHERE g.golden_id = x.golden_id)",
+    )
+    member = (
+        "{a}._source = {b}._source AND {a}._source_id = {b}._source_id AND "
+        "COALESCE({a}._source_integration, '') = COALESCE({b}._source_integration, '')"
+    )
+    dangling_source = _count(
+        warehouse,
+        f"SELECT COUNT(*) FROM {crosswalk} x WHERE NOT EXISTS (SELECT 1 FROM {source} s "
+        f"WHERE {member.format(a='s', b='x')})",
+    )
+    missing = _count(
+        warehouse,
+        f"SELECT COUNT(*) FROM {source} s WHERE NOT EXISTS (SELECT 1 FROM {crosswalk} x "
+        f"WHERE {member.format(a='s', b='x')})",
+    )
+    repeated = _count(
+        warehouse,
+        f"SELECT COUNT(*) FROM (SELECT _source, _source_integration, _source_id "
+        f"FROM {crosswalk} GROUP BY 1, 2, 3 HAVING COUNT(*) > 1) d",
+    )
+    balanced = (
+        result.rows_in == result.crosswalk_rows + result.duplicate_rows
+        and result.golden_rows == result.clusters
+    )
+    return [
+        CheckOutcome(
+            CROSSWALK_TO_GOLDEN,
+            dangling_golden == 0,
+            {"crosswalk_rows_without_golden": dangling_golden},
+        ),
+        CheckOutcome(
+            CROSSWALK_TO_SOURCE,
+            dangling_source == 0 and missing == 0 and repeated == 0,
+            {
+                "crosswalk_rows_without_source_record": dangling_source,
+                "source_records_without_crosswalk_row": missing,
+                "source_records_in_crosswalk_twice": repeated,
+            },
+        ),
+        CheckOutcome(
+            DEDUP_ROWS_BALANCE,
+            balanced,
+            {
+                "rows_in": result.rows_in,
+                "crosswalk_rows": result.crosswalk_rows,
+                "duplicate_source_rows": result.duplicate_rows,
+                "clusters": result.clusters,
+                "golden_rows": result.golden_rows,
+            },
+        ),
+    ]
