@@ -145,7 +145,14 @@ def receiver() -> Iterator[Receiver]:
 
 
 def configure(sandbox: Sandbox, receiver: Receiver, **settings: Any) -> dict[str, Any]:
-    body = {"target_url": receiver.url, "retry": FAST_RETRY, **settings}
+    """Point the sandbox at the receiver. Batches wait for an explicit flush (60 s interval),
+    so a test sees its events in one request, in order, however slow the machine is."""
+    body = {
+        "target_url": receiver.url,
+        "retry": FAST_RETRY,
+        "flush_interval_ms": 60_000,
+        **settings,
+    }
     return sandbox.admin("POST", "webhooks", json=body)
 
 
@@ -165,7 +172,7 @@ def by_type(events: list[dict[str, Any]], subscription_type: str) -> list[dict[s
 
 # --- tests ----------------------------------------------------------------------------------
 def test_api_writes_arrive_as_one_signed_v3_batch(sandbox: Sandbox, receiver: Receiver) -> None:
-    configure(sandbox, receiver, flush_interval_ms=60_000)
+    configure(sandbox, receiver)
     created = api(
         sandbox,
         "POST",
@@ -256,7 +263,7 @@ def test_a_named_property_subscription_ignores_other_properties(
 
 
 def test_events_are_batched_at_most_100_per_request(sandbox: Sandbox, receiver: Receiver) -> None:
-    configure(sandbox, receiver, subscriptions=["contact.propertyChange"], flush_interval_ms=60_000)
+    configure(sandbox, receiver, subscriptions=["contact.propertyChange"])
     sandbox.mutate("contacts", 250, properties={"jobtitle": "Batched"})
     result = flush(sandbox)
 
@@ -271,6 +278,18 @@ def test_smaller_batch_size_and_interval_are_honoured(sandbox: Sandbox, receiver
     sandbox.mutate("deals", 20, properties={"dealname": "Seven"})
     flush(sandbox)
     assert sorted(len(r.events) for r in receiver.requests) == [6, 7, 7]
+
+
+def test_the_sender_delivers_in_the_background_without_a_flush(
+    sandbox: Sandbox, receiver: Receiver
+) -> None:
+    configure(sandbox, receiver, subscriptions=["contact.propertyChange"], flush_interval_ms=20)
+    sandbox.mutate("contacts", 3, properties={"city": "Background"})
+    deadline = time.monotonic() + 20
+    while len(receiver.events()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sorted(e["propertyValue"] for e in receiver.events()) == ["Background"] * 3
+    assert sandbox.admin("GET", "webhooks")["status"]["counters"]["events_delivered"] == 3
 
 
 def test_failures_are_retried_with_an_increasing_attempt_number(
@@ -491,7 +510,7 @@ def test_flush_reports_504_while_a_retry_is_still_waiting(
 
 
 def test_reset_and_disable_discard_queued_events(sandbox: Sandbox, receiver: Receiver) -> None:
-    configure(sandbox, receiver, subscriptions=["contact.propertyChange"], flush_interval_ms=60_000)
+    configure(sandbox, receiver, subscriptions=["contact.propertyChange"])
     sandbox.mutate("contacts", 5, properties={"city": "Queued"})
     status = sandbox.admin("GET", "webhooks")["status"]
     assert status["pending_events"] == 5
