@@ -193,6 +193,11 @@ class _Run:
             )
         excluded = set(self.rules.exclude_fields)
         fields = [c for c in columns if not c.startswith("_") and c not in excluded]
+        if "golden_id" in fields:
+            raise DedupError(
+                f"{source} has a column golden_id, which the golden table reserves",
+                hint="rename it in the mapping or list it under exclude_fields",
+            )
         t, c = self.s.text_type, self.s.collate
         keys = []
         for i, rule in enumerate(self.rules.rules):
@@ -207,7 +212,7 @@ class _Run:
         self.s.execute(
             "CREATE TEMP TABLE er_records AS SELECT "
             f"row_number() OVER (ORDER BY _source{c}, _source_integration{c}, _source_id{c}) "
-            "AS rid, row_number() OVER (ORDER BY _source_updated_at NULLS FIRST, "
+            "AS _rid, row_number() OVER (ORDER BY _source_updated_at NULLS FIRST, "
             f"_source{c}, _source_integration{c}, _source_id{c}) AS _rec_rank, "
             "_source, _source_integration, _source_id, _source_updated_at"
             f"{', ' + data if data else ''}{', ' + ', '.join(keys) if keys else ''} FROM ("
@@ -232,8 +237,8 @@ class _Run:
             # Each record links to the smallest record sharing its key (a star per key, so
             # edges stay linear in the records); the root's self-edge records its rule.
             self.s.execute(
-                f"INSERT INTO er_edges SELECT rid, root, {i} FROM (SELECT rid, "
-                f"MIN(rid) OVER (PARTITION BY _k{i}) AS root, "
+                f"INSERT INTO er_edges SELECT _rid, root, {i} FROM (SELECT _rid, "
+                f"MIN(_rid) OVER (PARTITION BY _k{i}) AS root, "
                 f"COUNT(*) OVER (PARTITION BY _k{i}) AS n FROM er_records "
                 f"WHERE _k{i} IS NOT NULL) t WHERE n >= 2{cap}"
             )
@@ -255,7 +260,7 @@ class _Run:
             if not isinstance(rule, FuzzyRule):
                 continue
             sized = (
-                f"SELECT rid, _b{i} AS block, _t{i} AS text, COUNT(*) OVER (PARTITION BY _b{i}) "
+                f"SELECT _rid AS rid, _b{i} AS block, _t{i} AS text, COUNT(*) OVER (PARTITION BY _b{i}) "
                 f"AS n FROM er_records WHERE _b{i} IS NOT NULL AND _t{i} IS NOT NULL"
             )
             candidates = self.s.arrow(
@@ -289,8 +294,8 @@ class _Run:
         passes = components_python(self.s) if self.method == "python" else components_sql(self.s)
         self.s.execute("DROP TABLE IF EXISTS er_members")
         self.s.execute(
-            "CREATE TEMP TABLE er_members AS SELECT r.rid, COALESCE(l.label, r.rid) AS cluster "
-            "FROM er_records r LEFT JOIN er_label l ON l.rid = r.rid"
+            "CREATE TEMP TABLE er_members AS SELECT r._rid AS rid, COALESCE(l.label, r._rid) "
+            "AS cluster FROM er_records r LEFT JOIN er_label l ON l.rid = r._rid"
         )
         return passes
 
@@ -315,7 +320,7 @@ class _Run:
                 "COUNT(DISTINCT r._source) AS _sources, COUNT(*) AS _records, "
                 "MAX(r._source_updated_at) AS _updated_at, MIN(i.created_at) AS _created_at, "
                 f"{self.run_at_sql} AS _loaded_at FROM er_records r "
-                "JOIN er_members m ON m.rid = r.rid JOIN er_ids i ON i.cluster = m.cluster "
+                "JOIN er_members m ON m.rid = r._rid JOIN er_ids i ON i.cluster = m.cluster "
                 "GROUP BY i.golden_id"
             )
             s.execute(f"DROP TABLE IF EXISTS {rules.crosswalk}")
@@ -324,10 +329,10 @@ class _Run:
                 "r._source_integration, r._source_id, "
                 f"CAST(CASE h.rule_idx {rule_names} END AS {t}) AS match_rule, "
                 f"r._source_updated_at, {self.run_at_sql} AS _loaded_at FROM er_records r "
-                "JOIN er_members m ON m.rid = r.rid JOIN er_ids i ON i.cluster = m.cluster "
+                "JOIN er_members m ON m.rid = r._rid JOIN er_ids i ON i.cluster = m.cluster "
                 "LEFT JOIN (SELECT rid, MIN(rule_idx) AS rule_idx FROM (SELECT rid, rule_idx "
                 "FROM er_edges UNION ALL SELECT root, rule_idx FROM er_edges) e GROUP BY rid) h "
-                "ON h.rid = r.rid"
+                "ON h.rid = r._rid"
             )
             s.execute(
                 f"CREATE TABLE IF NOT EXISTS {rules.merges} (previous_id {t}, golden_id {t}, "

@@ -12,7 +12,7 @@ Rules, applied in the warehouse over the temp tables of the current run:
    smallest member key, so a rebuild from scratch gives the same ids for the same clusters. An
    id already used (now or by a retired id) gets a numbered variant instead.
 
-Input temp tables: `er_records(rid, _source, _source_integration, _source_id, ...)` and
+Input temp tables: `er_records(_rid, _source, _source_integration, _source_id, ...)` and
 `er_members(rid, cluster)` (cluster = smallest rid of the component). Output temp tables:
 `er_ids(cluster, golden_id, created_at)` and `er_events(previous_id, golden_id, reason)`.
 """
@@ -67,7 +67,7 @@ def assign_golden_ids(session: WarehouseSession, rules: MatchRules, run_at: str)
     if has_prev:
         session.execute(
             "CREATE TEMP TABLE er_votes AS SELECT x.golden_id AS prev_id, m.cluster, "
-            "COUNT(*) AS n FROM er_records r JOIN er_members m ON m.rid = r.rid "
+            "COUNT(*) AS n FROM er_records r JOIN er_members m ON m.rid = r._rid "
             f"JOIN {rules.crosswalk} x ON {_member_join('x')} GROUP BY x.golden_id, m.cluster"
         )
     else:
@@ -87,7 +87,7 @@ def assign_golden_ids(session: WarehouseSession, rules: MatchRules, run_at: str)
     session.execute(
         f"CREATE TEMP TABLE er_new AS SELECT cluster, {uuid_from_hash_sql('h')} AS golden_id "
         f"FROM (SELECT m.cluster, {member_hash_sql(rules.model)} AS h FROM er_members m "
-        "JOIN er_records r ON r.rid = m.rid LEFT JOIN er_kept k ON k.cluster = m.cluster "
+        "JOIN er_records r ON r._rid = m.rid LEFT JOIN er_kept k ON k.cluster = m.cluster "
         "WHERE m.rid = m.cluster AND k.cluster IS NULL) c"
     )
     used = ["SELECT golden_id AS id FROM er_kept"]
@@ -133,7 +133,7 @@ def _resolve_collisions(session: WarehouseSession, model: str) -> None:
     mark = session.mark
     taken = session.rows(
         "SELECT n.cluster, r._source, r._source_integration, r._source_id FROM er_new n "
-        "JOIN er_records r ON r.rid = n.cluster WHERE n.golden_id IN (SELECT id FROM er_used)"
+        "JOIN er_records r ON r._rid = n.cluster WHERE n.golden_id IN (SELECT id FROM er_used)"
     )
     for cluster, source, integration, source_id in taken:
         attempt = 1

@@ -304,3 +304,11 @@ def test_a_record_without_a_source_id_is_an_error_not_a_silent_drop(contacts):
     contacts.add("hubspot", None, email="a@x.com")
     with pytest.raises(DedupError, match="1 rows without _source or _source_id"):
         contacts.run()
+
+
+def test_a_canonical_column_named_golden_id_is_refused(contacts):
+    with duckdb.connect(str(contacts.path)) as conn:
+        conn.execute("ALTER TABLE crm.contacts ADD COLUMN golden_id VARCHAR")
+    contacts.add("hubspot", "h1", email="a@x.com")
+    with pytest.raises(DedupError, match="reserves"):
+        contacts.run()
