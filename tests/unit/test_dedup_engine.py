@@ -307,8 +307,8 @@ def test_a_record_without_a_source_id_is_an_error_not_a_silent_drop(contacts):
 
 
 def test_a_canonical_column_named_golden_id_is_refused(contacts):
+    contacts.add("hubspot", "h1", email="a@x.com")
     with duckdb.connect(str(contacts.path)) as conn:
         conn.execute("ALTER TABLE crm.contacts ADD COLUMN golden_id VARCHAR")
-    contacts.add("hubspot", "h1", email="a@x.com")
     with pytest.raises(DedupError, match="reserves"):
         contacts.run()
