@@ -450,7 +450,13 @@ def test_duplicate_fault_sends_the_same_signed_request_twice(
 
     first, second = receiver.requests
     assert first.body == second.body and first.headers == second.headers
-    delivery = sandbox.admin("GET", "webhooks/deliveries")["deliveries"][0]
+    params = {"include_body": "true", "include_events": "true"}
+    delivery = sandbox.admin("GET", "webhooks/deliveries", params=params)["deliveries"][0]
+    assert delivery["last_body"].encode() == first.body  # the log shows the exact bytes sent
+    assert delivery["last_headers"]["x-hubspot-signature-v3"] == first.header(
+        "X-HubSpot-Signature-v3"
+    )
+    assert [e["eventId"] for e in delivery["events"]] == [e["eventId"] for e in first.events]
     assert delivery["attempts"][0]["fault"] == "duplicate"
     assert delivery["attempts"][0]["duplicate_status_code"] == 200
 

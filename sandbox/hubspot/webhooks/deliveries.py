@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from sandbox.hubspot.webhooks.transport import AttemptResult
 
 STATUSES = ("queued", "in_flight", "retrying", "delivered", "failed", "discarded")
@@ -28,7 +30,6 @@ class Delivery:
     attempts: list[AttemptResult] = field(default_factory=list)
     next_attempt_ms: int | None = None
     target_url: str | None = None
-    last_body: bytes = b""
 
     def body_for(self, attempt_number: int) -> list[dict[str, Any]]:
         """The events as sent on this attempt (only `attemptNumber` differs between attempts)."""
@@ -52,9 +53,10 @@ class Delivery:
         }
         if include_events:
             out["events"] = self.events
-        if include_body:
-            out["last_body"] = self.last_body.decode()
-            out["last_headers"] = last.headers if last else {}
+        if include_body and last is not None:
+            # the same serialiser on the same events gives back the exact bytes that were sent
+            out["last_body"] = orjson.dumps(self.body_for(last.attempt_number)).decode()
+            out["last_headers"] = last.headers
         return out
 
 

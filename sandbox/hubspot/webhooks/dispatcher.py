@@ -311,7 +311,6 @@ class WebhookDispatcher:
             settings, secret, body, sent_at, fault, self._faults.config.stale_by_ms
         )
         delivery.target_url = settings.target_url
-        delivery.last_body = body
         return transport.send(request, attempt_number, sent_at, fault, delay_ms)
 
     def _settle(self, delivery: Delivery, result: AttemptResult) -> None:
