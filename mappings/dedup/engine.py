@@ -182,9 +182,12 @@ class _Run:
                 f"{source} lacks columns {', '.join(missing)} that the match rules of "
                 f"{self.rules.model!r} need"
             )
-        nulls = self.s.scalar(
-            f"SELECT COUNT(*) FROM {source} WHERE _source IS NULL OR _source_id IS NULL"
-        )
+        t, c = self.s.text_type, self.s.collate
+        member = f"_source, COALESCE(_source_integration, ''), CAST(_source_id AS {t})"
+        rows_in, nulls, distinct = self.s.rows(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE _source IS NULL OR _source_id IS NULL), "
+            f"COUNT(DISTINCT ({member})) FROM {source}"
+        )[0]
         if nulls:
             raise DedupError(
                 f"{source} has {nulls} rows without _source or _source_id; they cannot be "
@@ -198,7 +201,6 @@ class _Run:
                 f"{source} has a column golden_id, which the golden table reserves",
                 hint="rename it in the mapping or list it under exclude_fields",
             )
-        t, c = self.s.text_type, self.s.collate
         keys = []
         for i, rule in enumerate(self.rules.rules):
             if isinstance(rule, ExactRule):
@@ -206,8 +208,24 @@ class _Run:
             else:
                 keys.append(f"{sqlgen.block_key(rule, t)} AS _b{i}")
                 keys.append(f"{sqlgen.compare_text(rule, t)} AS _t{i}")
-        tiebreak = "_loaded_at DESC NULLS LAST, " if "_loaded_at" in columns else ""
         data = ", ".join(sqlgen.quote(f) for f in fields)
+        projected = (
+            f"SELECT {data + ', ' if data else ''}_source, "
+            "COALESCE(_source_integration, '') AS _source_integration, "
+            f"CAST(_source_id AS {t}) AS _source_id, _source_updated_at"
+        )
+        if distinct == rows_in:
+            records = f"({projected} FROM {source})"
+        else:
+            # Duplicate member keys: keep the newest (the window costs a sort, so only then).
+            tiebreak = "_loaded_at DESC NULLS LAST, " if "_loaded_at" in columns else ""
+            loaded = ", _loaded_at" if tiebreak else ""
+            records = (
+                f"(SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY _source, "
+                "_source_integration, _source_id ORDER BY _source_updated_at DESC NULLS LAST, "
+                f"{tiebreak}_source_id) AS _dup FROM ({projected}{loaded} FROM {source}) p) d "
+                "WHERE _dup = 1)"
+            )
         self.s.execute("DROP TABLE IF EXISTS er_records")
         self.s.execute(
             "CREATE TEMP TABLE er_records AS SELECT "
@@ -215,16 +233,10 @@ class _Run:
             "AS _rid, row_number() OVER (ORDER BY _source_updated_at NULLS FIRST, "
             f"_source{c}, _source_integration{c}, _source_id{c}) AS _rec_rank, "
             "_source, _source_integration, _source_id, _source_updated_at"
-            f"{', ' + data if data else ''}{', ' + ', '.join(keys) if keys else ''} FROM ("
-            f"SELECT *, row_number() OVER (PARTITION BY _source, _source_integration, _source_id "
-            f"ORDER BY _source_updated_at DESC NULLS LAST, {tiebreak}_source_id) AS _dup FROM "
-            f"(SELECT {data + ', ' if data else ''}_source, "
-            f"COALESCE(_source_integration, '') AS _source_integration, "
-            f"CAST(_source_id AS {t}) AS _source_id, _source_updated_at"
-            f"{', _loaded_at' if tiebreak else ''} FROM {source}) s) d WHERE _dup = 1"
+            f"{', ' + data if data else ''}{', ' + ', '.join(keys) if keys else ''} "
+            f"FROM {records} r"
         )
-        rows_in = int(self.s.scalar(f"SELECT COUNT(*) FROM {source}"))
-        return rows_in, fields
+        return int(rows_in), fields
 
     # --- 2. exact edges -------------------------------------------------------------------
     def _exact_edges(self) -> None:

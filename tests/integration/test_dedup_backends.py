@@ -129,3 +129,13 @@ def test_golden_ids_are_the_same_on_both_backends_and_stable(tmp_path, postgres_
         assert events == [(retired, survivor, "merged")]
         ids.append((first, second))
     assert ids[0] == ids[1]
+
+
+def test_duplicate_member_keys_collapse_to_the_newest_on_both_backends(warehouse):
+    newer = ("hubspot", "H-1", "ann@acme.com", "+15550001", "Ann", "Lee", "Newtown", 9)
+    seed(warehouse, [*ROWS, newer])
+    result = DedupEngine(warehouse).run(load_match_rules(SHIPPED_RULES))
+    assert (result.rows_in, result.records, result.duplicate_rows) == (8, 7, 1)
+    gid = crosswalk(warehouse)["H-1"][0]
+    city = query(warehouse, f"SELECT city FROM crm.contacts_golden WHERE golden_id = '{gid}'")
+    assert city == [("Newtown",)]
