@@ -243,11 +243,12 @@ def raw_contacts(settings, integration_id: str, rows: list[tuple]) -> Warehouse:
         (f"CREATE SCHEMA {schema}", None),
         (
             f"CREATE TABLE {schema}.contacts (id TEXT, updated_at TIMESTAMPTZ, archived BOOLEAN, "
-            "archived_at TIMESTAMPTZ, properties__email TEXT, properties__firstname TEXT)",
+            "archived_at TIMESTAMPTZ, properties__email TEXT, properties__firstname TEXT, "
+            "properties__lastmodifieddate TEXT)",
             None,
         ),
         *[
-            (f"INSERT INTO {schema}.contacts VALUES (?, ?, FALSE, NULL, ?, ?)", list(r))
+            (f"INSERT INTO {schema}.contacts VALUES (?, ?, FALSE, NULL, ?, ?, 'before')", list(r))
             for r in rows
         ],
     ]
@@ -314,6 +315,10 @@ def test_apply_writes_newer_changes_and_skips_older_ones(settings, tmp_path, fro
     assert rows["3"] == (later, True, later, "three@example.com", "Cy")
     assert rows["4"] == (T0, True, earlier, None, None)
     assert {e.status for e in processor.inbox.get([e.id for e in events])} == {"processed"}
+    lastmod = dict(
+        warehouse.query("SELECT id, properties__lastmodifieddate FROM raw_hubspot_acme.contacts")
+    )
+    assert lastmod == {"1": "2026-05-01T12:05:00.000Z", "2": "before", "3": "before", "4": None}
 
 
 def test_apply_keeps_the_newest_of_out_of_order_changes_in_one_batch(

@@ -6,7 +6,8 @@ Only where the event carries the whole change and the result cannot go backwards
 - `*.deletion` marks the row archived (HubSpot's delete is an archive, restorable);
 - `*.privacyDeletion` (GDPR) marks it archived and erases every property value.
 
-Each write moves `updated_at` to the event's `occurredAt` and only happens if the row is not
+Each write moves `updated_at` (and, for a property change, the entity's modification property,
+e.g. `properties__lastmodifieddate`) to the event's `occurredAt` and only happens if the row is not
 newer than the event (webhooks arrive out of order), so an old event never overwrites newer
 data; a stale event is a no-op. Anything this cannot do safely (no row yet, an unknown column,
 a payload without the fields) falls back to the by-id fetch of those objects.
@@ -24,6 +25,7 @@ import orjson
 
 from core.errors import ValidationError
 from destinations.warehouse import Warehouse, dataset_name
+from sources.hubspot.entities import ENTITIES
 from webhook_receiver.handlers.context import HandlerContext
 from webhook_receiver.handlers.extract import extract_ids, require_entity, require_integration
 from webhook_receiver.handlers.registry import webhook_handler
@@ -107,14 +109,26 @@ class RawTableWriter:
         )
         return {str(r[0]): r[1] for r in rows}
 
-    def statement(self, change: Change, property_columns: list[str], column: str | None):
+    def statement(
+        self,
+        change: Change,
+        property_columns: list[str],
+        column: str | None,
+        lastmod_column: str | None = None,
+    ):
         m = self.marker
         at = change.occurred_at
         if change.kind == "propertyChange":
+            # HubSpot moves the record's modification property with every change; so do we.
+            lastmod = ""
+            values: list[Any] = [change.value]
+            if lastmod_column and lastmod_column != column:
+                lastmod = f', "{lastmod_column}" = {m}'
+                values.append(hubspot_iso(at))
             return (
-                f'UPDATE {self.table} SET "{column}" = {m}, updated_at = {m} '
+                f'UPDATE {self.table} SET "{column}" = {m}{lastmod}, updated_at = {m} '
                 f"WHERE id = {m} AND (updated_at IS NULL OR updated_at <= {m})",
-                [change.value, at, change.object_id, at],
+                [*values, at, change.object_id, at],
             )
         if change.kind == "deletion":
             return (
@@ -130,6 +144,12 @@ class RawTableWriter:
         )
 
 
+def hubspot_iso(moment: datetime) -> str:
+    """HubSpot's timestamp text: UTC, milliseconds, `Z`."""
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
 def _newer_or_equal(at: datetime, current: datetime | None) -> bool:
     return current is None or at >= current
 
@@ -141,6 +161,13 @@ def apply(events: Sequence[StoredEvent], context: HandlerContext) -> dict[str, A
             "action: apply is only available for hubspot events", provider=context.provider
         )
     entity = require_entity(context)
+    if entity not in ENTITIES:
+        raise ValidationError(
+            f"apply cannot write HubSpot {entity}: not an extracted entity",
+            provider="hubspot",
+            integration_id=context.integration_id,
+            hint=f"choose from {', '.join(ENTITIES)}",
+        )
     require_integration(context)
     changes: list[Change] = []
     fallback: set[str] = set()
@@ -165,6 +192,9 @@ def apply(events: Sequence[StoredEvent], context: HandlerContext) -> dict[str, A
             fallback.update(c.object_id for c in changes)
             changes = []
         property_columns = sorted(c for c in columns if c.startswith("properties__"))
+        lastmod_column = f"properties__{ENTITIES[entity].lastmod_property}"
+        if lastmod_column not in columns:
+            lastmod_column = None
         current = writer.updated_at(sorted({c.object_id for c in changes}))
         statements = []
         for change in sorted(changes, key=lambda c: (c.occurred_at, c.event_id)):
@@ -184,7 +214,7 @@ def apply(events: Sequence[StoredEvent], context: HandlerContext) -> dict[str, A
             ):
                 stale += 1
                 continue
-            statements.append(writer.statement(change, property_columns, column))
+            statements.append(writer.statement(change, property_columns, column, lastmod_column))
             if change.kind != "privacyDeletion":
                 current[change.object_id] = change.occurred_at
             applied += 1
