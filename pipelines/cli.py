@@ -27,6 +27,9 @@ def _mount_optional_groups() -> None:
     main.add_command(integrations)
     main.add_command(secrets)
     main.add_command(audit)
+    from webhook_receiver.cli import webhooks
+
+    main.add_command(webhooks)
 
 
 class ProgressPrinter:

@@ -45,7 +45,15 @@ OAUTH_STATE_TTL_S = 600
 INTEGRATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Config keys whose values are secrets: they are moved into the vault, never kept in config.
 SECRET_CONFIG_KEYS = frozenset(
-    {"client_secret", "app_password", "password", "api_key", "access_token", "refresh_token"}
+    {
+        "client_secret",
+        "app_password",
+        "password",
+        "api_key",
+        "access_token",
+        "refresh_token",
+        "webhook_secret",
+    }
 )
 
 

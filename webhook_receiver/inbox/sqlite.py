@@ -77,7 +77,8 @@ class SQLiteBackend:
     """Connections and transaction verbs for SQLite; SQL text uses `?` placeholders."""
 
     name = "sqlite"
-    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    # OSError: the directory cannot be created or the file opened (disk full, permissions)
+    errors: tuple[type[Exception], ...] = (sqlite3.Error, OSError)
     schema = SCHEMA
 
     def __init__(self, url: str) -> None:

@@ -1,0 +1,120 @@
+"""Which integrations accept webhooks, with their secrets, cached briefly per process.
+
+The hot path must not read the control database (and decrypt a secret) on every delivery, yet a
+deleted or disabled integration must stop being accepted within seconds: entries live
+`ttl_s` (5 s by default), unknown ids `negative_ttl_s` (1 s). Secrets stay in memory only
+here, never in a log line, an error or a repr.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from core.errors import IntegrationError, NotFoundError
+from core.settings import Settings
+from pipelines.registry import IntegrationRegistry
+
+WEBHOOK_SECRET_KIND = "webhook_secret"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    """An integration that may receive deliveries, and the secret that verifies them."""
+
+    integration_id: str
+    provider: str
+    secret: str | None = field(repr=False)
+
+
+class DirectoryUnavailable(Exception):
+    """The control database or the vault could not answer: the receiver answers 503."""
+
+
+class IntegrationDirectory:
+    """Cached `integration id -> WebhookTarget | None` over the registry and its vault."""
+
+    def __init__(
+        self,
+        registry: IntegrationRegistry,
+        settings: Settings,
+        *,
+        ttl_s: float = 5.0,
+        negative_ttl_s: float = 1.0,
+        max_entries: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._registry = registry
+        self._settings = settings
+        self._ttl = ttl_s
+        self._negative_ttl = negative_ttl_s
+        self._max = max_entries
+        self._monotonic = monotonic
+        self._entries: OrderedDict[str, tuple[float, WebhookTarget | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"IntegrationDirectory(entries={len(self._entries)}, ttl_s={self._ttl})"
+
+    def lookup(self, integration_id: str) -> WebhookTarget | None:
+        """The target, or None when no active integration has this id."""
+        now = self._monotonic()
+        with self._lock:
+            cached = self._entries.get(integration_id)
+            if cached is not None and cached[0] > now:
+                return cached[1]
+        target = self._load(integration_id)
+        expires = now + (self._ttl if target is not None else self._negative_ttl)
+        with self._lock:
+            self._entries[integration_id] = (expires, target)
+            self._entries.move_to_end(integration_id)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        return target
+
+    def invalidate(self, integration_id: str | None = None) -> None:
+        """Forget one entry (or all): this process sees the change at once, others within ttl."""
+        with self._lock:
+            if integration_id is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(integration_id, None)
+
+    def _load(self, integration_id: str) -> WebhookTarget | None:
+        try:
+            integration = self._registry.get(integration_id)
+        except NotFoundError:
+            return None
+        except Exception as exc:  # noqa: BLE001 - any failure of the control database
+            raise DirectoryUnavailable(
+                f"control database unavailable: {type(exc).__name__}"
+            ) from exc
+        if integration.status == "disabled":
+            return None
+        try:
+            secret = self._secret(integration_id, integration.type)
+        except IntegrationError as exc:
+            raise DirectoryUnavailable(exc.message) from None
+        except Exception as exc:  # noqa: BLE001
+            raise DirectoryUnavailable(f"vault unavailable: {type(exc).__name__}") from exc
+        return WebhookTarget(integration_id, integration.type, secret)
+
+    def _secret(self, integration_id: str, provider: str) -> str | None:
+        """The integration's webhook_secret; HubSpot signs with the app's client secret; then
+        the process-wide WEBHOOK_SECRET."""
+        vault = self._registry.vault
+        stored = vault.get(integration_id, WEBHOOK_SECRET_KIND)
+        if stored is not None:
+            return stored["value"]
+        if provider == "hubspot":
+            client_secret = vault.get(integration_id, "client_secret")
+            if client_secret is not None:
+                return client_secret["value"]
+            if self._settings.HUBSPOT_CLIENT_SECRET is not None:
+                return self._settings.HUBSPOT_CLIENT_SECRET.get_secret_value()
+        if self._settings.WEBHOOK_SECRET is not None:
+            return self._settings.WEBHOOK_SECRET.get_secret_value()
+        return None

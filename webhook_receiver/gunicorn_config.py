@@ -1,0 +1,47 @@
+"""Gunicorn settings for the receiver (`gunicorn -c python:webhook_receiver.gunicorn_config`).
+
+Sync workers: a delivery is a short CPU + one-commit request, so one request per process at a
+time is the fastest shape on few cores (`--threads N` switches to gthread for slow clients).
+PROMETHEUS_MULTIPROC_DIR is set here, in the master, before any worker imports
+prometheus_client, so every worker writes its metrics where /metrics can merge them; the
+directory is emptied when the master starts (stale counters of a previous run would add up).
+Flags on the command line override these values.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from core.settings import get_settings
+
+_settings = get_settings()
+MULTIPROC_DIR = Path(
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_settings.data_dir / "prometheus"))
+)
+
+bind = f"127.0.0.1:{_settings.PORT}"
+workers = 2
+worker_class = "sync"
+timeout = 30
+graceful_timeout = 20
+# Access logs cost throughput on the hot path; pass --access-logfile - to see them.
+accesslog = None
+# Gunicorn's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl), which
+# several receivers on one host would fight over; nothing here uses it.
+control_socket_disable = True
+
+
+def on_starting(server) -> None:
+    """Start every run with an empty metrics directory."""
+    if MULTIPROC_DIR.exists():
+        shutil.rmtree(MULTIPROC_DIR)
+    MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker) -> None:
+    """A worker's live gauges end with it (counters stay, as Prometheus expects)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

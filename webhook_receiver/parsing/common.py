@@ -1,0 +1,69 @@
+"""Shared pieces of turning a verified body into inbox events: the event shape, the refusal,
+strict JSON, and the fallback delivery id."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEvent:
+    """One event of a delivery, before the receiver adds provider, integration and headers."""
+
+    delivery_id: str
+    event_type: str
+    object_type: str | None
+    object_id: str | None
+    payload: bytes
+
+
+class PayloadError(Exception):
+    """The body or its headers are not what the provider sends: refused, nothing stored.
+
+    `status` is 400 (malformed_json, invalid_payload, missing_header) or 415.
+    """
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def load_json(body: bytes) -> Any:
+    """Strict JSON (UTF-8, no NaN/Infinity); integers keep every digit."""
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise PayloadError("malformed_json", f"the body is not valid JSON: {exc}") from None
+
+
+def dump_json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def body_digest(body: bytes) -> str:
+    """Delivery id of last resort: the same body delivered twice is the same delivery."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def scalar_id(value: Any) -> str | None:
+    """An id field as text; None for anything that is not a plain number or string."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | str) and str(value) != "":
+        return str(value)
+    return None
+
+
+def require_object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PayloadError("invalid_payload", f"{what} must be a JSON object")
+    return value

@@ -1,0 +1,165 @@
+"""One delivery, start to answer: size, media type, integration, signature, rate, parse, commit.
+
+The order keeps refusals cheap and honest: nothing is read past the Content-Length check,
+nothing is parsed before the signature holds, and only authentic deliveries spend the
+integration's rate budget (so forged traffic cannot get genuine deliveries refused). A 2xx is
+returned only after the inbox committed; every refusal stores nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from urllib.parse import quote
+
+from flask import Request, Response
+
+from core.clock import clock
+from core.settings import Settings
+from webhook_receiver.bodies import read_body, too_large
+from webhook_receiver.directory import DirectoryUnavailable, IntegrationDirectory
+from webhook_receiver.inbox import AppendResult, InboundEvent, Inbox, InboxUnavailable
+from webhook_receiver.metrics import ReceiverMetrics, provider_label
+from webhook_receiver.parsing import MEDIA_TYPES, PayloadError, parse_delivery
+from webhook_receiver.ratelimit import KeyedRateLimiter, retry_after_header
+from webhook_receiver.responses import Refusal, json_response, refusal_response
+from webhook_receiver.verification import (
+    PROVIDERS,
+    WOOCOMMERCE_PING,
+    SignatureError,
+    SignedRequest,
+    verify_delivery,
+)
+
+log = logging.getLogger(__name__)
+
+# Never stored with an event: credentials of other systems that a proxy might forward.
+UNSAFE_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
+)
+
+
+class DeliveryReceiver:
+    """Receives deliveries for every provider; one instance per app."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        directory: IntegrationDirectory,
+        inbox: Inbox,
+        metrics: ReceiverMetrics,
+    ) -> None:
+        self._max_body = settings.WEBHOOK_MAX_BODY_BYTES
+        self._public_base = settings.WEBHOOK_BASE_URL.rstrip("/")
+        self._directory = directory
+        self._inbox = inbox
+        self._metrics = metrics
+        self._limiter = KeyedRateLimiter(
+            settings.WEBHOOK_RATE_LIMIT_PER_SECOND, settings.WEBHOOK_RATE_LIMIT_BURST
+        )
+
+    def receive(self, provider: str, integration_id: str, request: Request) -> Response:
+        started = time.perf_counter()
+        label = provider_label(provider)
+        self._metrics.received.labels(label).inc()
+        try:
+            result, scheme = self._accept(provider, integration_id, request)
+        except Refusal as refusal:
+            self._metrics.rejected.labels(label, refusal.code).inc()
+            self._metrics.latency.labels(label, "rejected").observe(time.perf_counter() - started)
+            return refusal_response(refusal)
+        self._metrics.accepted.labels(label).inc(result.inserted)
+        if result.duplicates:
+            self._metrics.duplicates.labels(label).inc(result.duplicates)
+        self._metrics.latency.labels(label, "accepted").observe(time.perf_counter() - started)
+        # WooCommerce treats anything but exactly 200 as a failed ping.
+        status = 200 if scheme == WOOCOMMERCE_PING else 202
+        return json_response({"accepted": result.inserted, "duplicates": result.duplicates}, status)
+
+    def _accept(
+        self, provider: str, integration_id: str, request: Request
+    ) -> tuple[AppendResult, str]:
+        if provider not in PROVIDERS:
+            raise Refusal(404, "unknown_provider", f"no webhook endpoint for {provider!r}")
+        if request.content_length is not None and request.content_length > self._max_body:
+            raise too_large(self._max_body)
+        media_type = request.mimetype
+        if media_type not in MEDIA_TYPES[provider]:
+            raise Refusal(
+                415,
+                "unsupported_media_type",
+                f"{provider} deliveries are {' or '.join(sorted(t for t in MEDIA_TYPES[provider] if t))}",
+            )
+        try:
+            target = self._directory.lookup(integration_id)
+        except DirectoryUnavailable as exc:
+            log.warning("webhook for %s refused: %s", integration_id, exc)
+            raise Refusal(
+                503,
+                "registry_unavailable",
+                "integrations cannot be looked up right now",
+                headers={"Retry-After": "5"},
+            ) from None
+        if target is None or target.provider != provider:
+            raise Refusal(
+                404, "unknown_integration", f"no {provider} integration {integration_id!r}"
+            )
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        signed = SignedRequest(
+            request.method, self._urls(request), headers, read_body(request, self._max_body)
+        )
+        try:
+            scheme = verify_delivery(provider, signed, target.secret, now_ms=clock.now_ms())
+        except SignatureError as exc:
+            raise Refusal(401, exc.code, exc.message) from None
+        wait = self._limiter.acquire(integration_id)
+        if wait is not None:
+            raise Refusal(
+                429,
+                "rate_limited",
+                f"integration {integration_id} is over its delivery rate; retry later",
+                headers={"Retry-After": retry_after_header(wait)},
+            )
+        try:
+            parsed = parse_delivery(provider, scheme, signed, media_type)
+        except PayloadError as exc:
+            raise Refusal(exc.status, exc.code, exc.message) from None
+        received_at = clock.now()
+        safe = {k: v for k, v in headers.items() if k not in UNSAFE_HEADERS}
+        events = [
+            InboundEvent(
+                provider,
+                integration_id,
+                p.delivery_id,
+                p.event_type,
+                p.object_type,
+                p.object_id,
+                p.payload,
+                safe,
+                scheme,
+                received_at,
+            )
+            for p in parsed
+        ]
+        try:
+            return self._inbox.append(events), scheme
+        except InboxUnavailable as exc:
+            log.error("webhook for %s not stored: %s", integration_id, exc)
+            raise Refusal(
+                503,
+                "inbox_unavailable",
+                "the delivery could not be stored; retry later",
+                headers={"Retry-After": "5"},
+            ) from None
+
+    def _urls(self, request: Request) -> tuple[str, ...]:
+        """The URL as called: as this server saw it, and under WEBHOOK_BASE_URL (a proxy)."""
+        environ = request.environ
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if not raw:
+            raw = quote(environ.get("PATH_INFO", ""), safe="/;=,:@!$&'()*+~")
+            if environ.get("QUERY_STRING"):
+                raw += "?" + environ["QUERY_STRING"]
+        seen = f"{request.scheme}://{request.host}{raw}"
+        public = self._public_base + raw
+        return (seen,) if public == seen else (seen, public)
