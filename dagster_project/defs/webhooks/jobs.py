@@ -39,15 +39,18 @@ def process_webhook_events(
     context: dg.OpExecutionContext, config: WebhookEventsConfig, webhooks: WebhooksResource
 ) -> dg.Output:
     processor = webhooks.processor(logger=context.log)
-    events = processor.inbox.get(config.event_ids)
-    mine = [e for e in events if e.status == "dispatched" and e.run_key == config.run_key]
-    skipped = sorted(set(config.event_ids) - {e.id for e in mine})
-    if skipped:
-        context.log.warning(
-            f"{len(skipped)} events are no longer dispatched to this run (already processed, "
-            f"retried or replayed elsewhere) and are left alone: {skipped[:20]}"
-        )
-    outcomes = processor.process(mine)
+    try:
+        events = processor.inbox.get(config.event_ids)
+        mine = [e for e in events if e.status == "dispatched" and e.run_key == config.run_key]
+        skipped = sorted(set(config.event_ids) - {e.id for e in mine})
+        if skipped:
+            context.log.warning(
+                f"{len(skipped)} events are no longer dispatched to this run (already "
+                f"processed, retried or replayed elsewhere) and are left alone: {skipped[:20]}"
+            )
+        outcomes = processor.process(mine)
+    finally:
+        processor.inbox.close()
     failed = [o for o in outcomes if o.status == "failed"]
     metadata = {
         "events": len(mine),
@@ -97,12 +100,16 @@ class ReplayDeadLettersConfig(dg.Config):
 def replay_dead_letters_op(
     context: dg.OpExecutionContext, config: ReplayDeadLettersConfig, webhooks: WebhooksResource
 ) -> dg.Output:
-    replayed = replay_dead_letters(
-        webhooks.inbox(),
-        ids=config.event_ids or None,
-        integration_id=config.integration_id,
-        replay_all=config.replay_all,
-    )
+    inbox = webhooks.inbox()
+    try:
+        replayed = replay_dead_letters(
+            inbox,
+            ids=config.event_ids or None,
+            integration_id=config.integration_id,
+            replay_all=config.replay_all,
+        )
+    finally:
+        inbox.close()
     context.log.info(f"{replayed} dead letters back to pending; the webhook sensor takes them")
     return dg.Output(replayed, metadata={"replayed": replayed})
 

@@ -21,7 +21,7 @@ import dagster as dg
 from core.clock import clock
 from dagster_project.defs.webhooks.jobs import events_of_run, events_run_config
 from dagster_project.defs.webhooks.resources import WebhooksResource
-from webhook_receiver.routing import plan_dispatch, run_key_for
+from webhook_receiver.routing import EventProcessor, plan_dispatch, run_key_for
 
 EVENTS_SENSOR = "webhook_events_sensor"
 FAILURE_SENSOR = "webhook_run_failure_sensor"
@@ -60,39 +60,48 @@ def build_events_sensor(job: dg.JobDefinition, *, running: bool) -> dg.SensorDef
     def webhook_events_sensor(context: dg.SensorEvaluationContext, webhooks: WebhooksResource):
         cursor = SensorCursor.parse(context.cursor)
         processor = webhooks.processor(logger=context.log)
-        inbox = processor.inbox
-        events = inbox.fetch_ready(
-            after_id=cursor.last_id, limit=MAX_EVENTS_PER_TICK, now=clock.now()
-        )
-        if not events:
-            return dg.SkipReason("no webhook events ready")
-        plan = plan_dispatch(events, processor.routes)
-        processor.settle_without_run(plan)
-        seq = cursor.seq + 1 if plan.batches else cursor.seq
-        requests = []
-        for batch in plan.batches:
-            run_key = run_key_for(batch.events, seq)
-            inbox.mark_dispatched(batch.event_ids, run_key)
-            requests.append(
-                dg.RunRequest(
-                    run_key=run_key,
-                    run_config=events_run_config(batch.event_ids, run_key),
-                    tags={
-                        "webhooks/integration": batch.integration_id,
-                        "webhooks/route": batch.match.label,
-                        "webhooks/entity": batch.entity or "-",
-                        "webhooks/events": str(len(batch.events)),
-                    },
-                )
-            )
-        last_id = max(cursor.last_id, *(e.id for e in events))
-        context.log.info(
-            f"{len(events)} events: {len(requests)} runs, {len(plan.ignored)} ignored, "
-            f"{len(plan.unrouted)} unrouted (dead-lettered)"
-        )
-        return dg.SensorResult(run_requests=requests, cursor=SensorCursor(last_id, seq).dump())
+        try:
+            return dispatch_ready_events(context, processor, cursor)
+        finally:
+            processor.inbox.close()
 
     return webhook_events_sensor
+
+
+def dispatch_ready_events(
+    context: dg.SensorEvaluationContext, processor: EventProcessor, cursor: SensorCursor
+) -> dg.SensorResult | dg.SkipReason:
+    """One tick: read ready events past the cursor (plus due retries), settle those that need
+    no run, mark each batch dispatched under its run key and request its run."""
+    inbox = processor.inbox
+    events = inbox.fetch_ready(after_id=cursor.last_id, limit=MAX_EVENTS_PER_TICK, now=clock.now())
+    if not events:
+        return dg.SkipReason("no webhook events ready")
+    plan = plan_dispatch(events, processor.routes)
+    processor.settle_without_run(plan)
+    seq = cursor.seq + 1 if plan.batches else cursor.seq
+    requests = []
+    for batch in plan.batches:
+        run_key = run_key_for(batch.events, seq)
+        inbox.mark_dispatched(batch.event_ids, run_key)
+        requests.append(
+            dg.RunRequest(
+                run_key=run_key,
+                run_config=events_run_config(batch.event_ids, run_key),
+                tags={
+                    "webhooks/integration": batch.integration_id,
+                    "webhooks/route": batch.match.label,
+                    "webhooks/entity": batch.entity or "-",
+                    "webhooks/events": str(len(batch.events)),
+                },
+            )
+        )
+    last_id = max(cursor.last_id, *(e.id for e in events))
+    context.log.info(
+        f"{len(events)} events: {len(requests)} runs, {len(plan.ignored)} ignored, "
+        f"{len(plan.unrouted)} unrouted (dead-lettered)"
+    )
+    return dg.SensorResult(run_requests=requests, cursor=SensorCursor(last_id, seq).dump())
 
 
 def return_run_events_to_retry(
@@ -105,11 +114,15 @@ def return_run_events_to_retry(
     ids, run_key = found
     settings = webhooks.settings()
     inbox = webhooks.inbox(settings)
-    stuck = [e.id for e in inbox.get(ids) if e.status == "dispatched" and e.run_key == run_key]
-    if not stuck:
-        return []
-    reason = f"run {context.dagster_run.run_id} {why}"
-    dead = inbox.mark_failed(stuck, reason, settings.webhook_retry_schedule)
+    try:
+        events = inbox.get(ids)
+        stuck = [e.id for e in events if e.status == "dispatched" and e.run_key == run_key]
+        if not stuck:
+            return []
+        reason = f"run {context.dagster_run.run_id} {why}"
+        dead = inbox.mark_failed(stuck, reason, settings.webhook_retry_schedule)
+    finally:
+        inbox.close()
     context.log.warning(
         f"{len(stuck)} events of run {context.dagster_run.run_id} back to retry "
         f"({len(dead)} dead-lettered): {reason[:300]}"
