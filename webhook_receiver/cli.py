@@ -11,6 +11,7 @@ import sys
 import click
 
 from core.settings import get_settings
+from webhook_receiver.cli_deadletters import deadletters
 
 GUNICORN_CONFIG = "python:webhook_receiver.gunicorn_config"
 WSGI_APP = "webhook_receiver.wsgi:app"
@@ -19,6 +20,9 @@ WSGI_APP = "webhook_receiver.wsgi:app"
 @click.group("webhooks")
 def webhooks() -> None:
     """The webhook receiver: serve it, inspect and replay what it stored."""
+
+
+webhooks.add_command(deadletters)
 
 
 @webhooks.command("serve")

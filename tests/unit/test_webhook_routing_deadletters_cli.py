@@ -73,3 +73,12 @@ def test_list_says_so_when_there_are_none(data_dir, monkeypatch):
     monkeypatch.delenv("INBOX_DATABASE_URL", raising=False)
 
     assert run("list").output.strip() == "no dead letters"
+
+
+def test_the_platform_command_mounts_the_dead_letter_commands(inbox):
+    from pipelines.cli import main
+
+    result = CliRunner().invoke(main, ["webhooks", "deadletters", "list", "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert len(result.output.splitlines()) == 3
