@@ -123,3 +123,33 @@ def test_extract_runs_an_incremental_sync_when_events_name_too_many_objects(sync
     assert synced.diff("deals").equal
     paths = [r["path"] for r in sandbox.requests()]
     assert "/crm/v3/objects/deals/search" in paths
+
+
+def test_a_portal_that_keeps_failing_sends_the_batch_to_retry_and_logs_the_failed_fetch(
+    synced, tmp_path
+):
+    sandbox = synced.sandbox
+    ids = sandbox.mutate("companies", 2, properties={"city": "Flaky"})["ids"]
+    events = processor(
+        synced,
+        tmp_path,
+        "routes: [{provider: hubspot, event: 'company.*', action: extract, entity: companies}]",
+    )
+    stored = store(
+        events.inbox, *(hubspot_event("itest", "company.propertyChange", i) for i in ids)
+    )
+    sandbox.faults(rate_5xx=1.0, path_regex="batch/read")
+
+    [failed] = events.process(stored)
+
+    assert failed.status == "failed"
+    assert "ProviderError" in failed.error and "HubSpot 5" in failed.error
+    assert {e.status for e in events.inbox.get([e.id for e in stored])} == {"failed"}
+    [fetch] = [r for r in synced.runner().run_log.list("itest") if r.mode == "by_id"]
+    assert fetch.status == "failed" and fetch.error
+
+    sandbox.clear_faults()
+    [retried] = events.process(events.inbox.get([e.id for e in stored]))
+
+    assert retried.status == "processed", retried.error
+    assert synced.diff("companies").equal

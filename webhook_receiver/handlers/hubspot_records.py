@@ -23,7 +23,6 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from core.clock import clock
 from core.errors import ValidationError
 from destinations.ops_log import record_sync_run
-from destinations.warehouse import dataset_name
 from pipelines.runner import SyncRunner, root_integration_error
 from sources.hubspot.arrow import association_table, records_to_table, v4_association_rows
 from sources.hubspot.client import HubSpotClient
@@ -238,7 +237,3 @@ def _record(
         )
     except Exception:  # noqa: BLE001
         log.exception("could not record by-id fetch %s in the sync-run log", report.run_id)
-
-
-def raw_table(integration_id: str, entity: str) -> str:
-    return f"{dataset_name('hubspot', integration_id)}.{entity}"
