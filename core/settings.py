@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     # --- Transformation service (issue 4) ---
     MAPPINGS_DIR: Path | None = None
     PHONE_DEFAULT_REGION: str = "US"
+    # Mapping asset check: fail when a run quarantines more than this share of its rows.
+    MAPPINGS_MAX_REJECTED_RATIO: float = Field(default=0.05, ge=0, le=1)
 
     @cached_property
     def data_dir(self) -> Path:
