@@ -6,6 +6,7 @@ import dagster as dg
 
 from core.settings import get_settings
 from dagster_project.defs.hubspot.definitions import hubspot_definitions
+from dagster_project.defs.mappings.definitions import mappings_definitions
 from dagster_project.defs.webhooks.definitions import webhooks_definitions
 from dagster_project.resources import PlatformResource
 from pipelines.declarations import load_declarations
@@ -18,6 +19,7 @@ def build_definitions(declarations_path=None) -> dg.Definitions:
     return dg.Definitions.merge(
         hubspot_definitions(declarations, schedules_running=running),
         webhooks_definitions(sensors_running=running),
+        mappings_definitions(declarations, settings),
         dg.Definitions(resources={"platform": PlatformResource()}),
     )
 

@@ -8,11 +8,15 @@ after the write, so they see exactly what that run produced.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from destinations.warehouse import Warehouse
 from mappings.dedup import DedupResult, MatchRules
+
+if TYPE_CHECKING:
+    from mappings.engine import MappingRunResult
 
 # Mapping checks.
 REJECTED_RATIO = "rejected_ratio_below_threshold"
@@ -121,6 +125,37 @@ def crosswalk_checks(
                 "duplicate_source_rows": result.duplicate_rows,
                 "clusters": result.clusters,
                 "golden_rows": result.golden_rows,
+            },
+        ),
+    ]
+
+
+def mapping_checks(result: MappingRunResult, max_rejected_ratio: float) -> list[CheckOutcome]:
+    """The rejected share is under its threshold, and every row in is accounted for."""
+    ratio = result.rows_quarantined / result.rows_in if result.rows_in else 0.0
+    accounted = (
+        result.rows_out + result.rows_quarantined + result.rows_deduplicated + result.rows_filtered
+    )
+    return [
+        CheckOutcome(
+            REJECTED_RATIO,
+            ratio <= max_rejected_ratio,
+            {
+                "rejected_ratio": round(ratio, 6),
+                "max_rejected_ratio": max_rejected_ratio,
+                "rows_quarantined": result.rows_quarantined,
+                "rows_in": result.rows_in,
+            },
+        ),
+        CheckOutcome(
+            MAPPING_ROWS_BALANCE,
+            result.rows_in == accounted,
+            {
+                "rows_in": result.rows_in,
+                "rows_out": result.rows_out,
+                "rows_quarantined": result.rows_quarantined,
+                "rows_deduplicated": result.rows_deduplicated,
+                "rows_filtered": result.rows_filtered,
             },
         ),
     ]
