@@ -31,8 +31,10 @@ from mappings.spec import (
     RequiredRule,
     UniqueRule,
     column_of,
+    failure_reason,
     field_order,
     rule_literal,
+    rule_reason,
 )
 from mappings.sqlconvert import convert
 from mappings.sqlgen import Dialect, quote, string_literal
@@ -215,7 +217,7 @@ class _Compiler:
         )
         for name in spec.fields:  # conversion failures first, in declaration order
             if name in field_fail:
-                reason = f"{name}: {self.failure_reason(spec.fields[name])}"
+                reason = f"{name}: {failure_reason(spec.fields[name])}"
                 rejects.append(RuleCheck(f"{name}_invalid", "reject", reason, field_fail[name]))
         uniques: list[tuple[str, Any]] = []
         for index, rule in enumerate(spec.rules):
@@ -226,7 +228,7 @@ class _Compiler:
             check = RuleCheck(
                 rule_name,
                 rule.severity,
-                rule.message or self.rule_reason(rule),
+                rule.message or rule_reason(rule),
                 self.rule_violation(rule, index),
             )
             (rejects if rule.severity == "reject" else warnings).append(check)
@@ -277,9 +279,7 @@ class _Compiler:
                 ordinal,
                 category="boolean",
             )
-            check = RuleCheck(
-                rule_name, rule.severity, rule.message or self.rule_reason(rule), violated
-            )
+            check = RuleCheck(rule_name, rule.severity, rule.message or rule_reason(rule), violated)
             (unique_checks if rule.severity == "reject" else warnings).append(check)
         unique_rule = self.first_of(unique_checks, "string")
         unique_reasons = [
@@ -431,8 +431,7 @@ class _Compiler:
             )
             return value, failed
 
-        value, category = self.base_value(field_name, producer, where, domain, lineage)
-        failed: Col | None = None
+        value, category, failed = self.base_value(field_name, producer, where, domain, lineage)
         for index, step in enumerate(producer.functions):
             value, category, failed = self.apply(
                 step, value, category, failed, domain, (*where, "functions", index), lineage
@@ -459,17 +458,17 @@ class _Compiler:
         where: tuple,
         domain: Col,
         lineage: set[str],
-    ) -> tuple[Col, str]:
+    ) -> tuple[Col, str, Col | None]:
         d, frame = self.dialect, self.frame
         if producer.source is not None:
             lineage.add(producer.source)
             col = self.source(producer.source)
-            return col, col.category
+            return col, col.category, None
         if producer.has_value:
             category = category_of(producer.value) or "null"
             if category == "null":
-                return frame.col("NULL", category="null"), "null"
-            return frame.col(d.literal(producer.value, category), category=category), category
+                return frame.col("NULL", category="null"), "null", None
+            return frame.col(d.literal(producer.value, category), category=category), category, None
         template = producer.compiled_template
         inputs = [self.finals[v] for v in template.variables]
         for var in template.variables:
@@ -478,7 +477,7 @@ class _Compiler:
             rendered = template.render({})
             if rendered is FAILED:
                 raise self.error((*where, "template"), "the template fails to render")
-            return frame.col(d.literal(rendered, "string"), category="string"), "string"
+            return frame.col(d.literal(rendered, "string"), category="string"), "string", None
         names = list(template.variables)
 
         def render(rows):
@@ -490,7 +489,7 @@ class _Compiler:
             return out, failed
 
         node = frame.node(f"{field_name}: template", inputs, domain, "string", render)
-        return node.value, "string"
+        return node.value, "string", node.failed
 
     def apply(
         self,
@@ -580,24 +579,6 @@ class _Compiler:
 
     # --- rules -----------------------------------------------------------------------------
 
-    def failure_reason(self, spec: FieldSpec) -> str:
-        steps = [s.name for producer in _leaves(spec) for s in producer.functions]
-        what = " / ".join(dict.fromkeys([*steps, str(spec.data_type)]))
-        return f"value could not be converted ({what})"
-
-    def rule_reason(self, rule: Any) -> str:
-        if isinstance(rule, RequiredRule):
-            return f"{rule.field} is required"
-        if isinstance(rule, RegexRule):
-            return f"{rule.field} does not match {rule.pattern}"
-        if isinstance(rule, RangeRule):
-            return f"{rule.field} is outside [{rule.min}, {rule.max}]"
-        if isinstance(rule, EnumRule):
-            return f"{rule.field} is not one of {', '.join(str(v) for v in rule.values)}"
-        if isinstance(rule, UniqueRule):
-            return f"{rule.field} duplicates a newer row"
-        return f"{rule.expression} is false"
-
     def rule_violation(self, rule: Any, index: int) -> Col:
         d, frame = self.dialect, self.frame
         if isinstance(rule, CrossFieldRule):
@@ -650,16 +631,6 @@ class _Compiler:
 
 def _literal_category(dtype: DataType) -> str:
     return dtype.name
-
-
-def _leaves(producer: ProducerSpec):
-    if producer.when is None:
-        yield producer
-        return
-    if producer.then is not None:
-        yield from _leaves(producer.then)
-    if producer.otherwise is not None:
-        yield from _leaves(producer.otherwise)
 
 
 def convert_default(spec: FieldSpec) -> Any:

@@ -577,6 +577,36 @@ def rule_literal(value: Any, dtype: DataType) -> Any:
     return _rule_literal(value, dtype)
 
 
+# --- descriptions (shared by engine and reference) ---
+
+
+def failure_reason(spec: FieldSpec) -> str:
+    steps = []
+    stack = [spec]
+    while stack:
+        producer = stack.pop(0)
+        if producer.when is not None:
+            stack.extend(p for p in (producer.then, producer.otherwise) if p is not None)
+        else:
+            steps.extend(s.name for s in producer.functions)
+    what = " / ".join(dict.fromkeys([*steps, str(spec.data_type)]))
+    return f"value could not be converted ({what})"
+
+
+def rule_reason(rule: Any) -> str:
+    if isinstance(rule, RequiredRule):
+        return f"{rule.field} is required"
+    if isinstance(rule, RegexRule):
+        return f"{rule.field} does not match {rule.pattern}"
+    if isinstance(rule, RangeRule):
+        return f"{rule.field} is outside [{rule.min}, {rule.max}]"
+    if isinstance(rule, EnumRule):
+        return f"{rule.field} is not one of {', '.join(str(v) for v in rule.values)}"
+    if isinstance(rule, UniqueRule):
+        return f"{rule.field} duplicates a newer row"
+    return f"{rule.expression} is false"
+
+
 # --- loading ---------------------------------------------------------------------------------
 
 

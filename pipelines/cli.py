@@ -30,6 +30,9 @@ def _mount_optional_groups() -> None:
     from webhook_receiver.cli import webhooks
 
     main.add_command(webhooks)
+    from mappings.cli import mappings
+
+    main.add_command(mappings)
 
 
 class ProgressPrinter:

@@ -1,0 +1,355 @@
+"""The row-by-row reference interpreter of mappings: plain Python, one record at a time.
+
+It exists to define what a mapping means, for tests (the engine must produce the same rows,
+quarantine the same records for the same rules, and count the same) and for the small in-memory
+API (`transform_data`). It is deliberately straightforward, never fast; production runs use
+`mappings.engine`.
+
+Records are flat dicts keyed by raw column names (`properties__email`), as in the warehouse.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mappings.expressions import names_in, parse
+from mappings.functions import FunctionContext
+from mappings.spec import (
+    CrossFieldRule,
+    EnumRule,
+    FieldSpec,
+    MappingSpec,
+    ProducerSpec,
+    RangeRule,
+    RegexRule,
+    RequiredRule,
+    UniqueRule,
+    column_of,
+    failure_reason,
+    field_order,
+    rule_literal,
+    rule_reason,
+)
+from mappings.types import FAILED, DataType, can_convert, category_of, convert
+
+
+@dataclass
+class ReferenceResult:
+    rows: list[dict[str, Any]]
+    quarantined: list[dict[str, Any]]
+    rows_in: int = 0
+    rows_out: int = 0
+    rows_quarantined: int = 0
+    rows_deduplicated: int = 0
+    rows_filtered: int = 0
+    warnings_by_rule: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Row:
+    index: int
+    record: dict[str, Any]
+    keep: bool = True
+    sid: Any = None
+    updated: Any = None
+    values: dict[str, Any] = field(default_factory=dict)
+    rejects: list[tuple[str, str]] = field(default_factory=list)
+    warns: list[str] = field(default_factory=list)
+    status: str = ""
+    rule: str | None = None
+    reason: str | None = None
+
+
+def infer_types(records: list[dict[str, Any]]) -> dict[str, str]:
+    """Column categories from the first non-null value of each column (text by default)."""
+    types: dict[str, str] = {}
+    for record in records:
+        for key, value in record.items():
+            if key not in types or types[key] == "null":
+                types[key] = category_of(value) or "null"
+    return {k: ("string" if v == "null" else v) for k, v in types.items()}
+
+
+class ReferenceInterpreter:
+    def __init__(
+        self,
+        spec: MappingSpec,
+        types: dict[str, str],
+        context: FunctionContext | None = None,
+    ) -> None:
+        self.spec = spec
+        self.types = types
+        self.lowered = {k.lower(): k for k in types}
+        self.context = context or FunctionContext()
+        self.order = field_order(spec)
+        self.scalars: dict[int, Any] = {}
+        self.where = self._condition(spec.where) if spec.where else None
+        self.field_types = {name: f.type for name, f in spec.fields.items()}
+
+    # --- values ------------------------------------------------------------------------------
+
+    def column(self, path: str) -> str | None:
+        name = column_of(path)
+        if name in self.types:
+            return name
+        return self.lowered.get(name.lower())
+
+    def category(self, path: str) -> str:
+        column = self.column(path)
+        return self.types[column] if column else "string"
+
+    def source(self, record: dict[str, Any], path: str) -> Any:
+        column = self.column(path)
+        value = record.get(column) if column else None
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    def _condition(self, text: str):
+        return parse(text, {n: self.category(n) for n in names_in(text)})
+
+    def _truth(self, text: str, record: dict[str, Any]) -> bool:
+        expression = self._condition(text)
+        values = {n: self.source(record, n) for n in expression.names}
+        return expression.evaluate(values) is True
+
+    # --- one record --------------------------------------------------------------------------
+
+    def row(self, index: int, record: dict[str, Any]) -> _Row:
+        spec = self.spec
+        row = _Row(index, record)
+        if self.where is not None:
+            values = {n: self.source(record, n) for n in self.where.names}
+            row.keep = self.where.evaluate(values) is True
+        row.sid = self.source(record, spec.source.id)
+        raw_updated = self.source(record, spec.source.updated_at)
+        category = self.category(spec.source.updated_at)
+        updated = (
+            convert(raw_updated, category, DataType("datetime"))
+            if can_convert(category, "datetime")
+            else None
+        )
+        row.updated = None if updated is FAILED else updated
+        failures: dict[str, bool] = {}
+        for name in self.order:
+            value, failed = self.field(spec.fields[name], record, row.values)
+            row.values[name] = value
+            failures[name] = failed
+        if row.sid is None:
+            row.rejects.append(("source_id_missing", f"{spec.source.id} is null"))
+        for name, field_spec in spec.fields.items():
+            if field_spec.on_error == "reject" and failures[name]:
+                row.rejects.append((f"{name}_invalid", f"{name}: {failure_reason(field_spec)}"))
+        for index_, rule in enumerate(spec.rules):
+            if isinstance(rule, UniqueRule):
+                continue
+            if self.violates(rule, row.values):
+                name = spec.rule_names()[index_]
+                if rule.severity == "reject":
+                    row.rejects.append((name, rule.message or rule_reason(rule)))
+                else:
+                    row.warns.append(name)
+        return row
+
+    def field(
+        self, spec: FieldSpec, record: dict[str, Any], finals: dict[str, Any]
+    ) -> tuple[Any, bool]:
+        dtype = spec.data_type
+        value, failed = self.producer(spec, dtype, record, finals)
+        if spec.on_error == "default" and failed:
+            default = spec.default
+            value = convert(default, category_of(default) or "string", dtype)
+        return value, failed
+
+    def producer(
+        self,
+        producer: ProducerSpec,
+        dtype: DataType,
+        record: dict[str, Any],
+        finals: dict[str, Any],
+    ) -> tuple[Any, bool]:
+        if producer.when is not None:
+            branch = producer.then if self._truth(producer.when, record) else producer.otherwise
+            if branch is None:
+                return None, False
+            return self.producer(branch, dtype, record, finals)
+        failed = False
+        if producer.source is not None:
+            value, category = self.source(record, producer.source), self.category(producer.source)
+        elif producer.has_value:
+            value, category = producer.value, category_of(producer.value) or "null"
+        else:
+            template = producer.compiled_template
+            value = template.render({v: finals.get(v) for v in template.variables})
+            category = "string"
+            if value is FAILED:
+                value, failed = None, True
+        for step in producer.functions:
+            definition = step.definition
+            output = definition.returns(step.options, category)
+            if category == "null":
+                value = None
+            elif step.name == "coalesce":
+                if not failed and value is None:
+                    value = next(
+                        (
+                            v
+                            for v in (self.source(record, p) for p in step.options.paths)
+                            if v is not None
+                        ),
+                        None,
+                    )
+            elif value is not None:
+                result = self._scalar(step)(value)
+                if result is FAILED:
+                    value, failed = None, True
+                else:
+                    value = result
+            category = output
+        converted = convert(value, category, dtype)
+        if converted is FAILED:
+            return None, True
+        return converted, failed
+
+    def _scalar(self, step):
+        key = id(step)
+        if key not in self.scalars:
+            definition = step.definition
+            if definition.python is not None:
+                self.scalars[key] = definition.python(step.options, self.context)
+            else:
+                batch = definition.batch(step.options, self.context)
+
+                def one(value, batch=batch):
+                    out, failed = batch([value])
+                    return FAILED if failed[0] else out[0]
+
+                self.scalars[key] = one
+        return self.scalars[key]
+
+    def violates(self, rule: Any, values: dict[str, Any]) -> bool:
+        if isinstance(rule, CrossFieldRule):
+            expression = parse(rule.expression, self.field_types)
+            return expression.evaluate(values) is False
+        value = values.get(rule.field)
+        dtype = self.spec.fields[rule.field].data_type
+        if isinstance(rule, RequiredRule):
+            return value is None or (dtype.name == "string" and value == "")
+        if value is None:
+            return False
+        if isinstance(rule, RegexRule):
+            return re.fullmatch(rule.pattern, value, re.DOTALL) is None
+        if isinstance(rule, RangeRule):
+            low = None if rule.min is None else rule_literal(rule.min, dtype)
+            high = None if rule.max is None else rule_literal(rule.max, dtype)
+            return (low is not None and value < low) or (high is not None and value > high)
+        if isinstance(rule, EnumRule):
+            return value not in [rule_literal(v, dtype) for v in rule.values]
+        raise TypeError(rule)
+
+    # --- all records -------------------------------------------------------------------------
+
+    def run(self, records: list[dict[str, Any]]) -> ReferenceResult:
+        rows = [self.row(i, r) for i, r in enumerate(records)]
+        for row in rows:
+            if not row.keep:
+                row.status = "filtered"
+            elif row.rejects:
+                row.status = "quarantined"
+                row.rule = row.rejects[0][0]
+                row.reason = "; ".join(reason for _, reason in row.rejects)
+        eligible = [r for r in rows if not r.status]
+        groups: dict[tuple, list[_Row]] = {}
+        for row in eligible:
+            key = tuple(row.sid if k == "_source_id" else row.values[k] for k in self.spec.key)
+            if any(k is None for k in key):
+                key = ("__unique__", row.index)
+            groups.setdefault(key, []).append(row)
+        survivors = []
+        for members in groups.values():
+            winner = max(members, key=_newest)
+            for member in members:
+                if member is not winner:
+                    member.status = "deduplicated"
+            survivors.append(winner)
+        unique_hits: dict[int, list[tuple[str, str, str]]] = {}
+        for index, rule in enumerate(self.spec.rules):
+            if not isinstance(rule, UniqueRule):
+                continue
+            name = self.spec.rule_names()[index]
+            by_value: dict[Any, list[_Row]] = {}
+            for row in survivors:
+                value = row.values[rule.field]
+                if value is not None:
+                    by_value.setdefault(value, []).append(row)
+            for members in by_value.values():
+                winner = max(members, key=_newest)
+                for member in members:
+                    if member is not winner:
+                        reason = rule.message or rule_reason(rule)
+                        unique_hits.setdefault(member.index, []).append(
+                            (name, rule.severity, reason)
+                        )
+        for row in survivors:
+            hits = unique_hits.get(row.index, [])
+            rejecting = [h for h in hits if h[1] == "reject"]
+            row.warns.extend(h[0] for h in hits if h[1] == "warn")
+            if rejecting:
+                row.status = "quarantined"
+                row.rule = rejecting[0][0]
+                row.reason = "; ".join(h[2] for h in rejecting)
+            else:
+                row.status = "out"
+        result = ReferenceResult([], [], rows_in=len(rows))
+        warn_names = [
+            self.spec.rule_names()[i] for i, r in enumerate(self.spec.rules) if r.severity == "warn"
+        ]
+        result.warnings_by_rule = {name: 0 for name in warn_names}
+        for row in rows:
+            if row.status == "out":
+                out = {"_source_id": _text(row.sid), "_source_updated_at": row.updated}
+                out.update(row.values)
+                result.rows.append(out)
+                for name in row.warns:
+                    result.warnings_by_rule[name] += 1
+            elif row.status == "quarantined":
+                result.quarantined.append(
+                    {"_source_id": _text(row.sid), "rule": row.rule, "reason": row.reason}
+                )
+        counts = {s: sum(1 for r in rows if r.status == s) for s in _STATUSES}
+        result.rows_out = counts["out"]
+        result.rows_quarantined = counts["quarantined"]
+        result.rows_deduplicated = counts["deduplicated"]
+        result.rows_filtered = counts["filtered"]
+        return result
+
+
+_STATUSES = ("out", "quarantined", "deduplicated", "filtered")
+
+
+def _newest(row: _Row) -> tuple:
+    """Order of 'newest wins': updated (nulls oldest), then source id, then position."""
+    return (
+        row.updated is not None,
+        row.updated or datetime.min.replace(tzinfo=UTC),
+        row.sid,
+        row.index,
+    )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def run_reference(
+    spec: MappingSpec,
+    records: list[dict[str, Any]],
+    *,
+    types: dict[str, str] | None = None,
+    context: FunctionContext | None = None,
+) -> ReferenceResult:
+    """Apply `spec` to `records` row by row (types of raw columns inferred when not given)."""
+    return ReferenceInterpreter(spec, types or infer_types(records), context).run(records)
