@@ -315,7 +315,8 @@ class _Run:
     def _write(self, fields: list[str]) -> None:
         rules, s = self.rules, self.s
         aggregates = [
-            f"{sqlgen.survivor(f, rules.survivorship.for_field(f), s.dialect)} AS {sqlgen.quote(f)}"
+            f"{sqlgen.survivor(f, rules.survivorship.for_field(f), s.dialect, 'r')} AS "
+            f"{sqlgen.quote(f)}"
             for f in fields
         ]
         rule_names = " ".join(
@@ -330,7 +331,7 @@ class _Run:
                 f"CREATE TABLE {rules.golden} AS SELECT i.golden_id, "
                 f"{''.join(a + ', ' for a in aggregates)}"
                 "COUNT(DISTINCT r._source) AS _sources, COUNT(*) AS _records, "
-                "MAX(r._source_updated_at) AS _updated_at, MIN(i.created_at) AS _created_at, "
+                "MAX(r._source_updated_at) AS _updated_at, MIN(i.id_created_at) AS _created_at, "
                 f"{self.run_at_sql} AS _loaded_at FROM er_records r "
                 "JOIN er_members m ON m.rid = r._rid JOIN er_ids i ON i.cluster = m.cluster "
                 "GROUP BY i.golden_id"

@@ -14,7 +14,7 @@ Rules, applied in the warehouse over the temp tables of the current run:
 
 Input temp tables: `er_records(_rid, _source, _source_integration, _source_id, ...)` and
 `er_members(rid, cluster)` (cluster = smallest rid of the component). Output temp tables:
-`er_ids(cluster, golden_id, created_at)` and `er_events(previous_id, golden_id, reason)`.
+`er_ids(cluster, golden_id, id_created_at)` and `er_events(previous_id, golden_id, reason)`.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def assign_golden_ids(session: WarehouseSession, rules: MatchRules, run_at: str)
     _resolve_collisions(session, rules.model)
     session.execute(
         "CREATE TEMP TABLE er_ids AS SELECT cluster, golden_id, "
-        f"COALESCE(created, {run_at}) AS created_at FROM er_kept "
+        f"COALESCE(created, {run_at}) AS id_created_at FROM er_kept "
         f"UNION ALL SELECT cluster, golden_id, {run_at} FROM er_new"
     )
     previous = (

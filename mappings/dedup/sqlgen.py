@@ -63,23 +63,25 @@ def compare_text(rule: FuzzyRule, text_type: str) -> str:
     return f"NULLIF(lower(trim(concat_ws(' ', {casts}))), '')"
 
 
-def survivor(column: str, spec: FieldSurvivorship, dialect: str) -> str:
-    """Aggregate picking a cluster's surviving non-null value of `column`.
+def survivor(column: str, spec: FieldSurvivorship, dialect: str, alias: str) -> str:
+    """Aggregate picking a cluster's surviving non-null value of `alias.column`.
 
     Every strategy is an ordering over the members; `_rec_rank` grows with
-    `_source_updated_at` (ties broken by member key), so the result is deterministic.
+    `_source_updated_at` (ties broken by member key), so the result is deterministic. Columns
+    are qualified by `alias` so a canonical column never collides with the engine's own.
     """
+    rec = f"{alias}._rec_rank"
     if spec.strategy == "most_recent":
-        order, pick_max = "_rec_rank", True
+        order, pick_max = rec, True
     elif spec.strategy == "first_non_null":
-        order, pick_max = "_rec_rank", False
+        order, pick_max = rec, False
     else:
         sources = spec.sources or []
         cases = " ".join(f"WHEN {literal(s)} THEN {i}" for i, s in enumerate(sources))
-        rank = f"(CASE _source {cases} ELSE {len(sources)} END)"
+        rank = f"(CASE {alias}._source {cases} ELSE {len(sources)} END)"
         # Highest-priority source first; within one source the most recent record.
-        order, pick_max = f"({rank} * {PRIORITY_WEIGHT} - _rec_rank)", False
-    col = quote(column)
+        order, pick_max = f"({rank} * {PRIORITY_WEIGHT} - {rec})", False
+    col = f"{alias}.{quote(column)}"
     if dialect == "duckdb":
         fn = "arg_max" if pick_max else "arg_min"
         return f"{fn}({col}, {order}) FILTER (WHERE {col} IS NOT NULL)"

@@ -172,21 +172,15 @@ def test_a_failing_check_fails_only_itself_and_ids_survive_a_rematerialization(t
     )
 
 
-def test_sync_map_and_dedup_from_the_sandbox_in_one_run(settings, sandbox, monkeypatch, tmp_path):
+def test_shipped_mappings_and_match_rules_from_a_sandbox_sync_in_one_run(
+    settings, sandbox, monkeypatch
+):
+    """The real sync, the shipped mapping files and the shipped match rules, all entities."""
     monkeypatch.setenv("ENCRYPTION_KEY", settings.ENCRYPTION_KEY.get_secret_value())
     registry = IntegrationRegistry.from_settings(settings)
     register_private_app(registry, sandbox.base_url, "e2e-portal")
-    settings = Settings(
-        DATA_DIR=settings.data_dir,
-        ENCRYPTION_KEY=settings.ENCRYPTION_KEY,
-        MAPPINGS_DIR=mappings_dir(tmp_path),
-        MAPPINGS_MAX_REJECTED_RATIO=1.0,
-        _env_file=None,
-    )
     declarations = Declarations(
-        integrations=[
-            IntegrationDeclaration(id="e2e-portal", type="hubspot", entities=["contacts"])
-        ]
+        integrations=[IntegrationDeclaration(id="e2e-portal", type="hubspot")]
     )
     defs = dg.Definitions.merge(
         hubspot_definitions(declarations, schedules_running=False),
@@ -198,10 +192,11 @@ def test_sync_map_and_dedup_from_the_sandbox_in_one_run(settings, sandbox, monke
     assert result.success
     meta = metadata(result)
     assert meta["hubspot/e2e_portal/contacts"]["rows_loaded"].value == 1200
-    mapped = meta["mappings/e2e_portal/hubspot_contacts"]
-    assert mapped["rows_in"].value == 1200
-    crosswalk = meta["crm/contacts_crosswalk"]["dagster/row_count"].value
-    assert crosswalk == mapped["rows_out"].value
-    assert meta["crm/contacts_golden"]["dagster/row_count"].value <= crosswalk
+    for model in ("contacts", "companies", "deals"):
+        mapped = meta[f"mappings/e2e_portal/hubspot_{model}"]
+        crosswalk = meta[f"crm/{model}_crosswalk"]["dagster/row_count"].value
+        assert crosswalk == mapped["rows_out"].value > 0
+        assert 0 < meta[f"crm/{model}_golden"]["dagster/row_count"].value <= crosswalk
     checks = checks_by_asset(result)
-    assert checks and all(checks.values()), checks
+    assert len(checks) == 3 * 2 + 3 * 5 + 3 * 2  # mapping, dedup and raw-asset checks
+    assert all(checks.values()), {k: v for k, v in checks.items() if not v}

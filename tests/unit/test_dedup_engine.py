@@ -312,3 +312,16 @@ def test_a_canonical_column_named_golden_id_is_refused(contacts):
         conn.execute("ALTER TABLE crm.contacts ADD COLUMN golden_id VARCHAR")
     with pytest.raises(DedupError, match="reserves"):
         contacts.run()
+
+
+def test_canonical_columns_named_like_engine_internals_survive(contacts):
+    contacts.add("hubspot", "h1", email="a@x.com")
+    contacts.add("salesforce", "s1", email="a@x.com")
+    with duckdb.connect(str(contacts.path)) as conn:
+        for column in ("created_at TIMESTAMPTZ", "cluster VARCHAR", "rid VARCHAR"):
+            conn.execute(f"ALTER TABLE crm.contacts ADD COLUMN {column}")
+        conn.execute("UPDATE crm.contacts SET cluster = 'c-' || _source_id, rid = 'r'")
+    contacts.run()
+    golden = contacts.golden("h1")
+    assert golden["cluster"] in ("c-h1", "c-s1") and golden["rid"] == "r"
+    assert "created_at" in golden and golden["_created_at"] is not None
