@@ -11,11 +11,11 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from core.errors import ValidationError
+from mappings.errors import MappingFileError
+from mappings.yaml_source import YamlSyntaxError, dotted, load_with_lines, locate
 
 IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
 QUALIFIED_TABLE = r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$"
@@ -34,18 +34,9 @@ Strategy = Literal["most_recent", "source_priority", "first_non_null"]
 Scorer = Literal["ratio", "token_sort_ratio", "token_set_ratio", "partial_ratio", "jaro_winkler"]
 
 
-class MatchRuleFileError(ValidationError):
-    """A match-rule file is invalid: names the file, the line and the field at fault."""
-
-    def __init__(self, file: Path | str, line: int | None, field: str, message: str) -> None:
-        self.file = str(file)
-        self.line = line
-        self.field = field
-        where = f"{self.file}:{line}" if line else self.file
-        super().__init__(
-            f"{where}: {field}: {message}" if field else f"{where}: {message}",
-            hint="see docs/dedup.md for the match-rule format",
-        )
+class MatchRuleFileError(MappingFileError):
+    """A match-rule file is invalid: names the file, the line and the field (dotted path), in
+    the same form as a mapping file's errors."""
 
 
 class _Strict(BaseModel):
@@ -188,51 +179,32 @@ class MatchRules(_Strict):
         return used
 
 
-def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of the YAML node at a pydantic error location (deepest node found)."""
-    node, line = root, (root.start_mark.line + 1) if root is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == str(part)), None)
-            if match is None:
-                if part in RULE_TYPES:
-                    continue  # pydantic's discriminator tag, not a YAML key
-                break
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
-                break
-            node = node.value[part]
-        else:
-            break
-        line = node.start_mark.line + 1
-    return line
+def parse_match_rules(text: str, path: Path | str = "<memory>") -> MatchRules:
+    """Validate match-rule YAML text; raise MatchRuleFileError naming file, line and field."""
+    try:
+        data, lines = load_with_lines(text)
+    except YamlSyntaxError as exc:
+        raise MatchRuleFileError(path, exc.line, "", f"not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise MatchRuleFileError(path, lines.get(()), "", "expected a mapping with model, rules")
+    try:
+        return MatchRules.model_validate(data)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(p for p in first["loc"] if p not in RULE_TYPES)  # union tags
+        _, line = locate(loc, lines)
+        message = first["msg"].removeprefix("Value error, ")
+        raise MatchRuleFileError(path, line, dotted(loc), message) from None
 
 
 def load_match_rules(path: Path | str) -> MatchRules:
     """Parse and validate one match-rule file."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise MatchRuleFileError(path, None, "", f"cannot read: {exc}") from exc
-    try:
-        raw = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise MatchRuleFileError(
-            path, mark.line + 1 if mark else None, "", f"not valid YAML: {exc}"
-        ) from exc
-    if not isinstance(raw, dict):
-        raise MatchRuleFileError(path, 1, "", "expected a mapping with model, rules, ...")
-    try:
-        return MatchRules.model_validate(raw)
-    except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        field = ".".join(str(p) for p in loc if p not in RULE_TYPES)
-        raise MatchRuleFileError(path, _line_of(root, loc), field, first["msg"]) from exc
+        raise MatchRuleFileError(path, None, "", f"cannot read: {exc.strerror}") from None
+    return parse_match_rules(text, path)
 
 
 def load_match_rules_dir(directory: Path | str) -> list[MatchRules]:

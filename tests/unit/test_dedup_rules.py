@@ -67,7 +67,7 @@ def test_unknown_normalizer_names_the_line_and_field(tmp_path):
     with pytest.raises(MatchRuleFileError) as err:
         load_match_rules(path)
     assert err.value.line == 6
-    assert err.value.field == "rules.0.normalize"
+    assert err.value.field == "rules[0].normalize"
     assert str(path) in str(err.value) and ":6:" in str(err.value)
 
 
@@ -75,13 +75,13 @@ def test_an_unknown_key_is_rejected_at_its_line(tmp_path):
     path = write(tmp_path, VALID.replace("    threshold: 90", "    treshold: 90"))
     with pytest.raises(MatchRuleFileError) as err:
         load_match_rules(path)
-    assert err.value.field == "rules.1.treshold"
+    assert err.value.field == "rules[1].treshold"
     assert err.value.line == 11
 
 
 def test_threshold_out_of_range_is_rejected(tmp_path):
     path = write(tmp_path, VALID.replace("threshold: 90", "threshold: 190"))
-    with pytest.raises(MatchRuleFileError, match="rules.1.threshold"):
+    with pytest.raises(MatchRuleFileError, match=r"rules\[1\]\.threshold"):
         load_match_rules(path)
 
 
@@ -101,7 +101,7 @@ def test_a_fuzzy_rule_needs_a_blocking_key(tmp_path):
     text = VALID.replace("    block_by:\n      - {field: email, normalize: email_domain}\n", "")
     with pytest.raises(MatchRuleFileError) as err:
         load_match_rules(write(tmp_path, text))
-    assert err.value.field == "rules.1.block_by"
+    assert err.value.field == "rules[1].block_by"
 
 
 def test_broken_yaml_names_its_line(tmp_path):
