@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from mappings.dedup.session import WarehouseSession
+from mappings.dedup.session import DedupSession
 
 
 def union_find(left: Sequence[int], right: Sequence[int]) -> tuple[list[int], list[int]]:
@@ -49,7 +49,7 @@ def union_find(left: Sequence[int], right: Sequence[int]) -> tuple[list[int], li
     return nodes, [find(x) for x in nodes]
 
 
-def components_python(session: WarehouseSession) -> int:
+def components_python(session: DedupSession) -> int:
     """Union-find over the edge pairs; writes `er_label`. Returns the number of passes (1)."""
     edges = session.arrow("SELECT rid, root FROM er_edges WHERE rid <> root")
     rids, labels = union_find(edges.column("rid").to_pylist(), edges.column("root").to_pylist())
@@ -58,7 +58,7 @@ def components_python(session: WarehouseSession) -> int:
     return 1
 
 
-def components_sql(session: WarehouseSession, max_iterations: int = 100) -> int:
+def components_sql(session: DedupSession, max_iterations: int = 100) -> int:
     """Min-label propagation with pointer jumping until no label changes; writes `er_label`.
 
     Each pass gives every node the smallest label among itself and its neighbours, then the

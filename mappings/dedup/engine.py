@@ -30,7 +30,7 @@ from mappings.dedup.components import components_python, components_sql
 from mappings.dedup.fuzzy import block_pairs
 from mappings.dedup.golden_ids import IdStats, assign_golden_ids
 from mappings.dedup.rules import ExactRule, FuzzyRule, MatchRules
-from mappings.dedup.session import DuckDBOptions, WarehouseSession
+from mappings.dedup.session import DedupSession, DuckDBOptions
 
 LINEAGE = ("_source", "_source_integration", "_source_id", "_source_updated_at")
 ComponentsMethod = Literal["auto", "python", "sql"]
@@ -92,10 +92,10 @@ class DedupEngine:
         self.duckdb_options = duckdb_options
 
     def run(self, rules: MatchRules) -> DedupResult:
-        with WarehouseSession.open(self.warehouse, self.duckdb_options) as session:
+        with DedupSession.open(self.warehouse, self.duckdb_options) as session:
             return _Run(session, rules, self._method(session)).execute()
 
-    def _method(self, session: WarehouseSession) -> str:
+    def _method(self, session: DedupSession) -> str:
         if self.components != "auto":
             return self.components
         # Measured (bench/entity_resolution.py): on DuckDB the Python union-find beats SQL
@@ -106,7 +106,7 @@ class DedupEngine:
 class _Run:
     """One run's state; phases in order, each a method."""
 
-    def __init__(self, session: WarehouseSession, rules: MatchRules, method: str) -> None:
+    def __init__(self, session: DedupSession, rules: MatchRules, method: str) -> None:
         self.s = session
         self.rules = rules
         self.method = method

@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 
 from mappings.dedup.rules import MatchRules
-from mappings.dedup.session import WarehouseSession
+from mappings.dedup.session import DedupSession
 from mappings.dedup.sqlgen import member_hash_sql, uuid_from_hash_sql
 
 
@@ -52,7 +52,7 @@ def _member_join(alias: str) -> str:
     )
 
 
-def assign_golden_ids(session: WarehouseSession, rules: MatchRules, run_at: str) -> IdStats:
+def assign_golden_ids(session: DedupSession, rules: MatchRules, run_at: str) -> IdStats:
     """Build `er_ids` and `er_events`; `run_at` is a SQL timestamptz literal for new ids."""
     t = session.text_type
     has_prev = session.table_exists(rules.crosswalk)
@@ -127,7 +127,7 @@ def assign_golden_ids(session: WarehouseSession, rules: MatchRules, run_at: str)
     )
 
 
-def _resolve_collisions(session: WarehouseSession, model: str) -> None:
+def _resolve_collisions(session: DedupSession, model: str) -> None:
     """Give a numbered variant to each new id that is already taken (rare: only after a split
     where the smallest member's old id went to its heir)."""
     mark = session.mark

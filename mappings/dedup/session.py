@@ -30,8 +30,8 @@ class DuckDBOptions:
     temp_directory: str | None = None
 
 
-class WarehouseSession:
-    """A connection plus dialect helpers; open with `WarehouseSession.open(warehouse)`."""
+class DedupSession:
+    """A connection plus dialect helpers; open with `DedupSession.open(warehouse)`."""
 
     def __init__(self, conn: Any, dialect: str) -> None:
         self.conn = conn
@@ -41,7 +41,7 @@ class WarehouseSession:
     @contextmanager
     def open(
         cls, warehouse: Warehouse, duckdb_options: DuckDBOptions | None = None
-    ) -> Iterator[WarehouseSession]:
+    ) -> Iterator[DedupSession]:
         if warehouse.kind == "duckdb":
             import duckdb
 

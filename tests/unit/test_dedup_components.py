@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from mappings.dedup.components import components_python, components_sql, union_find
 from mappings.dedup.fuzzy import block_pairs, score
-from mappings.dedup.session import WarehouseSession
+from mappings.dedup.session import DedupSession
 
 
 def reference_labels(edges: list[tuple[int, int]]) -> dict[int, int]:
@@ -43,8 +43,8 @@ def test_union_find_labels_every_node_with_its_component_minimum(edges):
     assert dict(zip(rids, labels, strict=True)) == reference_labels(edges)
 
 
-def session_with_edges(edges: list[tuple[int, int]]) -> WarehouseSession:
-    session = WarehouseSession(duckdb.connect(), "duckdb")
+def session_with_edges(edges: list[tuple[int, int]]) -> DedupSession:
+    session = DedupSession(duckdb.connect(), "duckdb")
     table = pa.table(
         {
             "rid": pa.array([a for a, _ in edges], pa.int64()),
@@ -56,7 +56,7 @@ def session_with_edges(edges: list[tuple[int, int]]) -> WarehouseSession:
     return session
 
 
-def labels_of(session: WarehouseSession) -> dict[int, int]:
+def labels_of(session: DedupSession) -> dict[int, int]:
     return dict(session.rows("SELECT rid, label FROM er_label"))
 
 
