@@ -14,17 +14,30 @@ def too_large(limit: int) -> Refusal:
 
 
 def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused (413) as soon as it passes `limit`, chunked bodies included."""
-    if request.content_length is not None and request.content_length > limit:
+    """The raw body, refused (413) as soon as it passes `limit`, chunked bodies included.
+
+    Reads `wsgi.input` directly, as werkzeug's stream would: exactly Content-Length bytes when
+    it is declared, up to the end when the server terminates the stream (chunked), else none.
+    """
+    environ = request.environ
+    length = request.content_length
+    if length is not None and length > limit:
         raise too_large(limit)
-    stream = request.stream
+    stream = environ["wsgi.input"]
+    if length is None:
+        if not environ.get("wsgi.input_terminated"):
+            return b""
+        wanted = limit + 1  # read on until the end, or until one byte past the limit
+    else:
+        wanted = length
     chunks: list[bytes] = []
     total = 0
-    while True:
-        chunk = stream.read(min(_READ_CHUNK, limit + 1 - total))
+    while total < wanted:
+        chunk = stream.read(min(_READ_CHUNK, wanted - total))
         if not chunk:
-            return b"".join(chunks)
+            break
         chunks.append(chunk)
         total += len(chunk)
-        if total > limit:
-            raise too_large(limit)
+    if total > limit:
+        raise too_large(limit)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

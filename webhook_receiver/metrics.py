@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -58,6 +59,16 @@ class InboxCollector(Collector):
         yield dead
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderMetrics:
+    label: str
+    received: Counter
+    accepted: Counter
+    duplicates: Counter
+    accepted_latency: Histogram
+    rejected_latency: Histogram
+
+
 class ReceiverMetrics:
     """The receiver's counters and latency histogram, registered on a per-app registry."""
 
@@ -96,6 +107,22 @@ class ReceiverMetrics:
             registry=self.registry,
         )
         self.registry.register(InboxCollector(inbox))
+        self._bound: dict[str, ProviderMetrics] = {}
+
+    def bound(self, provider: str) -> ProviderMetrics:
+        """The hot path's metrics for one provider, label lookups done once per process."""
+        label = provider_label(provider)
+        bound = self._bound.get(label)
+        if bound is None:
+            bound = self._bound[label] = ProviderMetrics(
+                label=label,
+                received=self.received.labels(label),
+                accepted=self.accepted.labels(label),
+                duplicates=self.duplicates.labels(label),
+                accepted_latency=self.latency.labels(label, "accepted"),
+                rejected_latency=self.latency.labels(label, "rejected"),
+            )
+        return bound
 
     def render(self) -> bytes:
         """The exposition text: merged across workers in multiprocess mode."""

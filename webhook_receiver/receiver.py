@@ -19,7 +19,7 @@ from core.settings import Settings
 from webhook_receiver.bodies import read_body, too_large
 from webhook_receiver.directory import DirectoryUnavailable, IntegrationDirectory
 from webhook_receiver.inbox import AppendResult, InboundEvent, Inbox, InboxUnavailable
-from webhook_receiver.metrics import ReceiverMetrics, provider_label
+from webhook_receiver.metrics import ReceiverMetrics
 from webhook_receiver.parsing import MEDIA_TYPES, PayloadError, parse_delivery
 from webhook_receiver.ratelimit import KeyedRateLimiter, retry_after_header
 from webhook_receiver.responses import Refusal, json_response, refusal_response
@@ -60,18 +60,19 @@ class DeliveryReceiver:
 
     def receive(self, provider: str, integration_id: str, request: Request) -> Response:
         started = time.perf_counter()
-        label = provider_label(provider)
-        self._metrics.received.labels(label).inc()
+        metrics = self._metrics.bound(provider)
+        metrics.received.inc()
         try:
             result, scheme = self._accept(provider, integration_id, request)
         except Refusal as refusal:
-            self._metrics.rejected.labels(label, refusal.code).inc()
-            self._metrics.latency.labels(label, "rejected").observe(time.perf_counter() - started)
+            self._metrics.rejected.labels(metrics.label, refusal.code).inc()
+            metrics.rejected_latency.observe(time.perf_counter() - started)
             return refusal_response(refusal)
-        self._metrics.accepted.labels(label).inc(result.inserted)
+        if result.inserted:
+            metrics.accepted.inc(result.inserted)
         if result.duplicates:
-            self._metrics.duplicates.labels(label).inc(result.duplicates)
-        self._metrics.latency.labels(label, "accepted").observe(time.perf_counter() - started)
+            metrics.duplicates.inc(result.duplicates)
+        metrics.accepted_latency.observe(time.perf_counter() - started)
         # WooCommerce treats anything but exactly 200 as a failed ping.
         status = 200 if scheme == WOOCOMMERCE_PING else 202
         return json_response({"accepted": result.inserted, "duplicates": result.duplicates}, status)
@@ -104,7 +105,7 @@ class DeliveryReceiver:
             raise Refusal(
                 404, "unknown_integration", f"no {provider} integration {integration_id!r}"
             )
-        headers = {name.lower(): value for name, value in request.headers.items()}
+        headers = _headers(request.environ)
         signed = SignedRequest(
             request.method, self._urls(request), headers, read_body(request, self._max_body)
         )
@@ -163,3 +164,16 @@ class DeliveryReceiver:
         seen = f"{request.scheme}://{request.host}{raw}"
         public = self._public_base + raw
         return (seen,) if public == seen else (seen, public)
+
+
+def _headers(environ: dict) -> dict[str, str]:
+    """Request headers with lower-cased names, straight from the WSGI environ (hot path)."""
+    headers = {
+        key[5:].replace("_", "-").lower(): value
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    for key, name in (("CONTENT_TYPE", "content-type"), ("CONTENT_LENGTH", "content-length")):
+        if environ.get(key):
+            headers[name] = environ[key]
+    return headers

@@ -70,6 +70,17 @@ def test_a_hubspot_batch_becomes_one_row_per_event(rx):
     assert rows[0].headers["x-hubspot-signature-v3"] == delivery.headers["X-HubSpot-Signature-v3"]
 
 
+def test_a_one_event_batch_stores_the_exact_bytes_of_its_event(rx):
+    raw = b' [ {"eventId": 7, "subscriptionType": "deal.creation", "objectId": 123456789012345678901} ]\n'
+    accepted(rx.send(hubspot_v3("acme", raw)), 1)
+    row = rx.rows()[0]
+    assert (
+        row.payload
+        == b'{"eventId": 7, "subscriptionType": "deal.creation", "objectId": 123456789012345678901}'
+    )
+    assert (row.object_type, row.object_id) == ("deals", "123456789012345678901")
+
+
 def test_a_redelivered_batch_is_2xx_with_no_new_row(rx):
     accepted(rx.send(hubspot_v3("acme", [hubspot_event(1), hubspot_event(2)])), 2)
 

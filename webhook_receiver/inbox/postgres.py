@@ -46,7 +46,7 @@ SCHEMA = (
     "CREATE INDEX IF NOT EXISTS webhook_events_status ON webhook_events (status, id)",
     """
     CREATE INDEX IF NOT EXISTS webhook_events_due
-        ON webhook_events (status, next_attempt_at)
+        ON webhook_events (next_attempt_at) WHERE next_attempt_at IS NOT NULL
     """,
     """
     CREATE TABLE IF NOT EXISTS webhook_dead_letters (

@@ -47,12 +47,14 @@ INSERT_EVENT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?) "
     "ON CONFLICT (provider, integration_id, delivery_id) DO NOTHING"
 )
-# Pending rows past the cursor; replayed rows (pending with a due time) and failed rows whose
-# retry is due, whatever their id, because their ids may be behind the sensor's cursor.
+# Pending rows past the cursor, plus rows due now whatever their id (failed rows whose retry is
+# due, replayed rows): their ids may be behind the sensor's cursor. Only rows waiting for a retry
+# or a replay have a next_attempt_at, so the second part reads a small partial index.
 FETCH_READY = (
-    f"SELECT {STORED_COLUMNS} FROM webhook_events "
-    "WHERE (status = 'pending' AND (id > ? OR next_attempt_at <= ?)) "
-    "OR (status = 'failed' AND next_attempt_at <= ?) "
+    f"SELECT {STORED_COLUMNS} FROM webhook_events WHERE status = 'pending' AND id > ? "
+    f"UNION ALL SELECT {STORED_COLUMNS} FROM webhook_events "
+    "WHERE next_attempt_at <= ? AND status IN ('pending', 'failed') "
+    "AND NOT (status = 'pending' AND id > ?) "
     "ORDER BY id LIMIT ?"
 )
 
@@ -192,6 +194,7 @@ class Inbox:
         """
         rows = []
         seen: set[tuple[str, str, str]] = set()
+        headers_json: dict[int, str] = {}  # the events of one delivery share one headers dict
         now = clock.time()
         for e in events:
             key = (e.provider, e.integration_id, e.delivery_id)
@@ -207,7 +210,10 @@ class Inbox:
                     e.object_type,
                     e.object_id,
                     e.payload,
-                    json.dumps(e.headers, separators=(",", ":")),
+                    headers_json.get(id(e.headers))
+                    or headers_json.setdefault(
+                        id(e.headers), json.dumps(e.headers, separators=(",", ":"))
+                    ),
                     e.verification,
                     e.received_at.timestamp(),
                     now,
@@ -234,7 +240,7 @@ class Inbox:
         at = _epoch(now)
         with self._transaction(write=False) as conn:
             rows = conn.execute(
-                self._backend.sql(FETCH_READY), (int(after_id), at, at, int(limit))
+                self._backend.sql(FETCH_READY), (int(after_id), at, int(after_id), int(limit))
             ).fetchall()
         return [_stored(r) for r in rows]
 
@@ -422,9 +428,12 @@ class Inbox:
         """
         cutoff = clock.time() - older_than.total_seconds()
         with self._transaction(write=True) as conn:
+            # The newest row always stays: SQLite gives a new row max(id) + 1, so keeping the
+            # maximum is what guarantees ids never go back (the sensor's cursor relies on it).
             cursor = conn.execute(
                 self._backend.sql(
-                    "DELETE FROM webhook_events WHERE status = 'processed' AND received_at < ?"
+                    "DELETE FROM webhook_events WHERE status = 'processed' AND received_at < ? "
+                    "AND id < (SELECT MAX(id) FROM webhook_events)"
                 ),
                 (cutoff,),
             )

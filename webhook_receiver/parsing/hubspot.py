@@ -39,10 +39,13 @@ def parse(body: bytes) -> list[ParsedEvent]:
         raise PayloadError("invalid_payload", "a HubSpot delivery must be a JSON array of events")
     if not batch:
         raise PayloadError("invalid_payload", "the HubSpot batch holds no events")
+    if len(batch) == 1:
+        # A one-event batch is `[<event>]`: its event's own JSON is the exact bytes inside.
+        return [_event(0, batch[0], body.strip()[1:-1].strip())]
     return [_event(position, item) for position, item in enumerate(batch)]
 
 
-def _event(position: int, item: Any) -> ParsedEvent:
+def _event(position: int, item: Any, raw: bytes | None = None) -> ParsedEvent:
     if not isinstance(item, dict):
         raise PayloadError("invalid_payload", f"event #{position} is not a JSON object")
     event_id = scalar_id(item.get("eventId"))
@@ -60,4 +63,5 @@ def _event(position: int, item: Any) -> ParsedEvent:
     object_id = scalar_id(item.get("objectId"))
     if object_id is None:  # merge events name the surviving record instead
         object_id = scalar_id(item.get("primaryObjectId") or item.get("newObjectId"))
-    return ParsedEvent(event_id, subscription, object_type, object_id, dump_json(item))
+    payload = raw if raw is not None else dump_json(item)
+    return ParsedEvent(event_id, subscription, object_type, object_id, payload)
