@@ -282,3 +282,23 @@ class socket_port:
 
     def __exit__(self, *exc) -> None:
         self.sock.close()
+
+
+def test_an_inbox_used_across_a_fork_opens_its_own_connection_in_the_child(tmp_path):
+    """gunicorn --preload creates the app (and a connection) before forking the workers."""
+    import os
+
+    box = Inbox(f"sqlite:///{tmp_path / 'inbox.sqlite'}")
+    box.append([event("parent-1")])
+    pid = os.fork()
+    if pid == 0:  # the child: append through the inherited Inbox object, then leave at once
+        try:
+            box.append([event("child-1")])
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+
+    box.append([event("parent-2")])
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [e.delivery_id for e in box.fetch_ready()] == ["parent-1", "child-1", "parent-2"]

@@ -33,6 +33,7 @@ from webhook_receiver.inbox.sqlite import SQLiteBackend
 log = logging.getLogger(__name__)
 
 MAX_REASON_CHARS = 2_000
+_INHERITED: list[Any] = []  # connections inherited across a fork, deliberately left open
 _ID_CHUNK = 500
 
 EVENT_COLUMNS = (
@@ -110,8 +111,13 @@ class Inbox:
         """This thread's connection, opened lazily and reopened after a fork."""
         pid = os.getpid()
         held = getattr(self._local, "conn", None)
-        if held is not None and held[0] == pid:
-            return held[1]
+        if held is not None:
+            if held[0] == pid:
+                return held[1]
+            # Opened before a fork (e.g. gunicorn --preload): never use or close it here, as
+            # closing a parent's SQLite connection in a child can checkpoint or delete the WAL
+            # under the parent's feet. Keeping a reference keeps it from being collected.
+            _INHERITED.append(held[1])
         conn = self._backend.connect()
         self._local.conn = (pid, conn)
         return conn
