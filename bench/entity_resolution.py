@@ -227,7 +227,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000, help="records per source")
     parser.add_argument("--components", default="auto", choices=["auto", "python", "sql", "both"])
-    parser.add_argument("--memory-limit", default="3GB", help="DuckDB memory_limit")
+    parser.add_argument("--memory-limit", default="2GB", help="DuckDB memory_limit")
     parser.add_argument("--threads", type=int, default=0, help="DuckDB threads (0: all cores)")
     args = parser.parse_args()
     db = str(temp_root("bench-er-") / "warehouse.duckdb")

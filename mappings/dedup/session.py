@@ -25,7 +25,7 @@ from destinations.warehouse import Warehouse
 class DuckDBOptions:
     """Resource caps for a DuckDB session; None keeps DuckDB's own default."""
 
-    memory_limit: str | None = "3GB"
+    memory_limit: str | None = "2GB"
     threads: int | None = None
     temp_directory: str | None = None
 
