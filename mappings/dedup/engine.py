@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+import pyarrow as pa
+
 from core.clock import clock
 from core.errors import ValidationError
 from destinations.warehouse import Warehouse
@@ -294,8 +296,6 @@ class _Run:
             )[0]
             stats.skipped_groups, stats.skipped_records = int(skipped[0]), int(skipped[1])
             if left:
-                import pyarrow as pa
-
                 pairs = pa.table({"rid": pa.array(right, pa.int64()), "root": left})
                 self.s.create_temp_from_arrow("er_fuzzy", pairs, "rid BIGINT, root BIGINT")
                 self.s.execute(f"INSERT INTO er_edges SELECT rid, root, {i} FROM er_fuzzy")
