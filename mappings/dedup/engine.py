@@ -133,17 +133,10 @@ class _Run:
         self._timed("fuzzy", self._fuzzy_edges)
         passes = self._timed("components", self._components)
         ids = self._timed("ids", assign_golden_ids, self.s, self.rules, self.run_at_sql)
-        self._timed("write", self._write, fields)
         records = int(self.s.scalar("SELECT COUNT(*) FROM er_records"))
         clusters = int(self.s.scalar("SELECT COUNT(*) FROM er_ids"))
         multi = int(self.s.scalar("SELECT COUNT(DISTINCT label) FROM er_label"))
-        golden_rows = int(self.s.scalar(f"SELECT COUNT(*) FROM {self.rules.golden}"))
-        crosswalk_rows = int(self.s.scalar(f"SELECT COUNT(*) FROM {self.rules.crosswalk}"))
-        if crosswalk_rows != records or golden_rows != clusters:
-            raise DedupError(
-                f"{self.rules.model}: {records} records gave {crosswalk_rows} crosswalk rows and "
-                f"{clusters} clusters gave {golden_rows} golden rows; the outputs are inconsistent"
-            )
+        golden_rows, crosswalk_rows = self._timed("write", self._write, fields, records, clusters)
         self._drop_temps()
         return DedupResult(
             model=self.rules.model,
@@ -312,7 +305,9 @@ class _Run:
         return passes
 
     # --- 6. write -------------------------------------------------------------------------
-    def _write(self, fields: list[str]) -> None:
+    def _write(self, fields: list[str], records: int, clusters: int) -> tuple[int, int]:
+        """Replace golden and crosswalk, append id events; commit only if every record has one
+        crosswalk row and every cluster one golden row. Returns (golden rows, crosswalk rows)."""
         rules, s = self.rules, self.s
         aggregates = [
             f"{sqlgen.survivor(f, rules.survivorship.for_field(f), s.dialect, 'r')} AS "
@@ -355,6 +350,14 @@ class _Run:
                 f"INSERT INTO {rules.merges} SELECT previous_id, golden_id, reason, "
                 f"{self.run_at_sql} FROM er_events"
             )
+            golden_rows = int(s.scalar(f"SELECT COUNT(*) FROM {rules.golden}"))
+            crosswalk_rows = int(s.scalar(f"SELECT COUNT(*) FROM {rules.crosswalk}"))
+            if crosswalk_rows != records or golden_rows != clusters:
+                raise DedupError(
+                    f"{rules.model}: {records} records gave {crosswalk_rows} crosswalk rows and "
+                    f"{clusters} clusters gave {golden_rows} golden rows; nothing was written"
+                )
+        return golden_rows, crosswalk_rows
 
     def _drop_temps(self) -> None:
         for name in [

@@ -105,3 +105,17 @@ def test_jaro_winkler_uses_the_same_0_to_100_scale():
         [1, 2], ["x", "x"], ["martha", "marhta"], scorer="jaro_winkler", threshold=90
     )
     assert left == [1]
+
+
+def test_a_failed_write_transaction_leaves_the_previous_tables():
+    session = DedupSession(duckdb.connect(), "duckdb")
+    session.execute("CREATE SCHEMA crm")
+    session.execute("CREATE TABLE crm.contacts_golden AS SELECT 'old' AS golden_id")
+    try:
+        with session.transaction():
+            session.execute("DROP TABLE crm.contacts_golden")
+            session.execute("CREATE TABLE crm.contacts_golden AS SELECT 'new' AS golden_id")
+            raise RuntimeError("counts do not balance")
+    except RuntimeError:
+        pass
+    assert session.rows("SELECT golden_id FROM crm.contacts_golden") == [("old",)]
