@@ -302,3 +302,46 @@ def test_an_inbox_used_across_a_fork_opens_its_own_connection_in_the_child(tmp_p
 
     assert os.waitstatus_to_exitcode(status) == 0
     assert [e.delivery_id for e in box.fetch_ready()] == ["parent-1", "child-1", "parent-2"]
+
+
+def test_the_checkpointer_completes_under_steady_writes_so_the_wal_starts_over(
+    tmp_path, monkeypatch
+):
+    """Without the locked second pass the WAL of a busy inbox grows without bound."""
+    import os
+
+    from webhook_receiver.inbox import sqlite as sqlite_backend
+
+    monkeypatch.setattr(sqlite_backend, "RESET_FRAMES", 10)
+    path = tmp_path / "inbox.sqlite"
+    url = f"sqlite:///{path}"
+    Inbox(url).append([event("first")])
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        writer = Inbox(url)
+        n = 0
+        while not stop.is_set():
+            n += 1
+            writer.append([event(f"w-{n}")])
+
+    thread = threading.Thread(target=keep_writing)
+    thread.start()
+    conn = sqlite3.connect(path, isolation_level=None)
+    lock = os.open(f"{path}.lock", os.O_RDWR)
+    try:
+        completed = []
+        for _ in range(3):
+            while conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1] < 50:
+                pass  # let the writer fill the WAL (past RESET_FRAMES)
+            completed.append(sqlite_backend.checkpoint(conn, lock))
+    finally:
+        stop.set()
+        thread.join()
+        os.close(lock)
+    assert completed == [True, True, True]
+    box = Inbox(url)
+    box.append([event("after")])
+    frames_in_wal = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+    conn.close()
+    assert frames_in_wal < 10  # the WAL started over instead of growing on

@@ -13,8 +13,8 @@ most of their time asleep; a blocking flock hands the lock over the moment it is
 kernel drops the flock of a killed process; a hung holder is bounded by gunicorn's worker
 timeout. Plain SQLite clients that skip the flock are still safe: they meet busy_timeout.
 
-Commits never checkpoint (copy the WAL into the database): a thread per process does it every
-second with PASSIVE checkpoints, which do not block writers. Row ids are SQLite's max(id) + 1
+Commits never checkpoint (copy the WAL into the database): a thread per process does it twice
+a second (see `_start_checkpointer`), so no commit pays for a checkpoint inside the write lock. Row ids are SQLite's max(id) + 1
 (no AUTOINCREMENT table to update on every insert); `purge` never deletes the newest row, so
 ids never go back.
 """
@@ -30,7 +30,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 DEFAULT_BUSY_TIMEOUT_MS = 5_000
-CHECKPOINT_INTERVAL_S = 1.0
+CHECKPOINT_INTERVAL_S = 0.5
+# WAL frames (pages) after which the checkpointer makes the WAL start over: 8,192 x 4 KiB.
+RESET_FRAMES = 8_192
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 SCHEMA = (
@@ -129,6 +132,7 @@ class SQLiteBackend:
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
         conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
+        conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         self._ensure_checkpointer()
         return conn
 
@@ -189,29 +193,53 @@ class _LockingConnection(sqlite3.Connection):
 
 
 def _start_checkpointer(owner: SQLiteBackend, path: Path, busy_timeout_ms: int) -> None:
-    """Copy the WAL back into the database every second, off the request path.
+    """Copy the WAL back into the database twice a second, off the request path.
 
-    PASSIVE checkpoints never wait for or block writers; with SQLite's automatic checkpoint off
-    no commit pays for one inside the write lock. The thread stops when `owner` is collected.
+    First a PASSIVE checkpoint without any lock: it copies the bulk and never blocks writers.
+    But under a steady stream of commits such a checkpoint never catches up with the end of the
+    WAL, and SQLite only rewinds a WAL that is fully copied: the file would grow without bound.
+    So once the WAL holds RESET_FRAMES, a second PASSIVE checkpoint runs holding the writers'
+    flock: it only copies what the first pass missed, completes, and the next commit starts the
+    WAL over (truncated to JOURNAL_SIZE_LIMIT). Writers wait for that short pass (two fsyncs
+    with synchronous=NORMAL) about once per RESET_FRAMES written. The thread ends with `owner`.
     """
     stop = threading.Event()
     weakref.finalize(owner, stop.set)
 
     def run() -> None:
         conn = None
-        while not stop.wait(CHECKPOINT_INTERVAL_S):
-            try:
-                if conn is None:
-                    conn = sqlite3.connect(
-                        path, timeout=busy_timeout_ms / 1000, isolation_level=None
-                    )
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error:
-                conn = None  # the file may be gone or busy; try again next time
-        if conn is not None:
-            conn.close()
+        lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            while not stop.wait(CHECKPOINT_INTERVAL_S):
+                try:
+                    if conn is None:
+                        conn = sqlite3.connect(
+                            path, timeout=busy_timeout_ms / 1000, isolation_level=None
+                        )
+                    checkpoint(conn, lock)
+                except sqlite3.Error:
+                    if conn is not None:  # the file may be gone or busy; reconnect next time
+                        conn.close()
+                    conn = None
+        finally:
+            os.close(lock)
+            if conn is not None:
+                conn.close()
 
     threading.Thread(target=run, name="inbox-wal-checkpoint", daemon=True).start()
+
+
+def checkpoint(conn: sqlite3.Connection, writer_lock: int) -> bool:
+    """One round of the checkpointer; True when the WAL was fully copied so it starts over."""
+    _busy, frames, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    if frames < RESET_FRAMES:
+        return False
+    fcntl.flock(writer_lock, fcntl.LOCK_EX)
+    try:
+        _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        fcntl.flock(writer_lock, fcntl.LOCK_UN)
+    return frames == copied
 
 
 def _release(conn: _LockingConnection) -> None:
