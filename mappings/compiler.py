@@ -38,7 +38,8 @@ from mappings.spec import (
 )
 from mappings.sqlconvert import convert
 from mappings.sqlgen import Dialect, quote, string_literal
-from mappings.types import FAILED, DataType, can_convert, category_of, needs_python, parse_json
+from mappings.types import FAILED, DataType, can_convert, category_of, needs_python
+from mappings.types import convert as convert_value
 
 STATUSES = ("out", "quarantined", "deduplicated", "filtered")
 
@@ -444,7 +445,7 @@ class _Compiler:
                 [value],
                 self.domain_for(domain, value),
                 "json",
-                _scalar_batch(parse_json),
+                _scalar_batch(lambda text: convert_value(text, "string", dtype)),
             )
             converted, conv_failed = node.value, node.failed
         else:
@@ -508,10 +509,13 @@ class _Compiler:
                 where,
                 f"{step.name} takes {' or '.join(sorted(definition.accepts))}, got {category}",
             )
-        output = definition.returns(step.options, category)
         if category == "null":
-            # a null literal stays null through any function
-            return frame.col(self.dialect.null(output), category=output), output, failed
+            if step.name != "coalesce":
+                # a null literal stays null through any other function
+                output = definition.returns(step.options, "string")
+                return frame.col(self.dialect.null(output), category=output), output, failed
+            category = self.source(step.options.paths[0]).category
+        output = definition.returns(step.options, category)
         sql_step = _Step(frame, value, category, step.options, self.context, self)
         if step.name == "coalesce":
             lineage.update(step.options.paths)
@@ -634,8 +638,6 @@ def _literal_category(dtype: DataType) -> str:
 
 
 def convert_default(spec: FieldSpec) -> Any:
-    from mappings.types import convert as convert_value
-
     value = spec.default
     return convert_value(value, category_of(value) or "string", spec.data_type)
 

@@ -189,9 +189,12 @@ class ReferenceInterpreter:
                 value, failed = None, True
         for step in producer.functions:
             definition = step.definition
+            if category == "null" and step.name == "coalesce":
+                category = self.category(step.options.paths[0])
             output = definition.returns(step.options, category)
             if category == "null":
                 value = None
+                output = definition.returns(step.options, "string")
             elif step.name == "coalesce":
                 if not failed and value is None:
                     value = next(

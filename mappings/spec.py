@@ -488,7 +488,7 @@ def _check_field(
         else:
             if not can_convert(category, dtype.name):
                 problems.append(((*path,), f"cannot convert {category} to {dtype.name}"))
-            elif producer.has_value and producer.value is not None:
+            elif producer.has_value and producer.value is not None and not producer.functions:
                 converted = convert(producer.value, category, dtype)
                 if converted is FAILED:
                     problems.append(((*path, "value"), f"{producer.value!r} is not a {dtype}"))

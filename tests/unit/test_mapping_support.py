@@ -1,0 +1,172 @@
+"""Helpers for the mapping tests (no tests here): a DuckDB warehouse with a raw table built from
+records, engine runs read back as plain rows, and value normalisation for comparisons."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from core.settings import Settings
+from destinations.warehouse import Warehouse, dataset_name
+from mappings.engine import MappingEngine, MappingRunResult
+from mappings.spec import MappingSpec
+
+ARROW = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "float": pa.float64(),
+    "boolean": pa.bool_(),
+    "datetime": pa.timestamp("us", tz="UTC"),
+    "date": pa.date32(),
+    "list": pa.list_(pa.string()),
+}
+SECRET = "test-secret-key"
+
+
+def duckdb_settings(root: Path, **extra: Any) -> Settings:
+    return Settings(DATA_DIR=root, SECRET_KEY=SECRET, _env_file=None, **extra)
+
+
+def arrow_table(records: list[dict[str, Any]], types: dict[str, str]) -> pa.Table:
+    return pa.table(
+        {name: pa.array([r.get(name) for r in records], ARROW[cat]) for name, cat in types.items()}
+    )
+
+
+def load_raw_duckdb(
+    warehouse: Warehouse,
+    provider: str,
+    integration_id: str,
+    table: str,
+    records: list[dict[str, Any]],
+    types: dict[str, str],
+) -> None:
+    """(Re)create raw_<provider>_<integration>.<table> holding `records`, in order."""
+    import duckdb
+
+    schema = dataset_name(provider, integration_id)
+    data = arrow_table(records, types)
+    with warehouse.writer_lock():
+        conn = duckdb.connect(str(warehouse.duckdb_path))
+        try:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            conn.execute(f'DROP TABLE IF EXISTS "{schema}"."{table}"')
+            conn.register("incoming", data)
+            conn.execute(f'CREATE TABLE "{schema}"."{table}" AS SELECT * FROM incoming')
+        finally:
+            conn.close()
+
+
+def drop_schema_duckdb(warehouse: Warehouse, schema: str) -> None:
+    import duckdb
+
+    with warehouse.writer_lock():
+        conn = duckdb.connect(str(warehouse.duckdb_path))
+        try:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            conn.close()
+
+
+def load_raw_postgres(
+    url: str,
+    provider: str,
+    integration_id: str,
+    table: str,
+    records: list[dict[str, Any]],
+    types: dict[str, str],
+) -> None:
+    import psycopg
+
+    pg_types = {
+        "string": "text",
+        "integer": "bigint",
+        "float": "double precision",
+        "boolean": "boolean",
+        "datetime": "timestamptz",
+        "date": "date",
+        "list": "text[]",
+    }
+    schema = dataset_name(provider, integration_id)
+    columns = ", ".join(f'"{n}" {pg_types[c]}' for n, c in types.items())
+    with psycopg.connect(url) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        conn.execute(f'DROP TABLE IF EXISTS "{schema}"."{table}"')
+        conn.execute(f'CREATE TABLE "{schema}"."{table}" ({columns})')
+        names = ", ".join(f'"{n}"' for n in types)
+        with conn.cursor().copy(f'COPY "{schema}"."{table}" ({names}) FROM STDIN') as copy:
+            for record in records:
+                copy.write_row([record.get(n) for n in types])
+
+
+def normalize(value: Any, category: str | None = None) -> Any:
+    """Comparable form: UTC datetimes with one tzinfo, parsed JSON, tuples for lists."""
+    if value is None:
+        return None
+    if category == "json" and isinstance(value, str):
+        return json.loads(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    if isinstance(value, Decimal | date | bool | int | float | str):
+        return value
+    return value
+
+
+def target_rows(
+    warehouse: Warehouse, spec: MappingSpec, integration_id: str
+) -> list[dict[str, Any]]:
+    fields = ", ".join(f'"{n}"' for n in spec.fields)
+    sql = (
+        f"SELECT _source_id, _source_updated_at, {fields} FROM {spec.target} "
+        f"WHERE _source_integration = '{integration_id}' AND _mapping = '{spec.name}'"
+    )
+    conn = warehouse.connect_readonly()
+    try:
+        cursor = conn.execute(sql)
+        names = [c[0] for c in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        conn.close()
+    return [normalized_row(r, spec) for r in rows]
+
+
+def normalized_row(row: dict[str, Any], spec: MappingSpec) -> dict[str, Any]:
+    out = {}
+    for name, value in row.items():
+        category = spec.fields[name].type if name in spec.fields else None
+        out[name] = normalize(value, category)
+    return out
+
+
+def quarantine_rows(
+    warehouse: Warehouse, spec: MappingSpec, integration_id: str
+) -> list[dict[str, Any]]:
+    sql = (
+        f"SELECT _source_id, rule, reason, record FROM {spec.quarantine_table} "
+        f"WHERE _source_integration = '{integration_id}' AND _mapping = '{spec.name}'"
+    )
+    conn = warehouse.connect_readonly()
+    try:
+        rows = conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+    return [{"_source_id": r[0], "rule": r[1], "reason": r[2], "record": r[3]} for r in rows]
+
+
+def run_engine(
+    warehouse: Warehouse, settings: Settings, spec: MappingSpec, integration_id: str
+) -> MappingRunResult:
+    return MappingEngine(warehouse, settings).run(spec, integration_id=integration_id)
+
+
+def sort_key(row: dict[str, Any]) -> str:
+    return repr(sorted(row.items(), key=lambda kv: kv[0]))
