@@ -44,6 +44,8 @@ _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 def v3_uri(url: str) -> str:
     """The URI as v3 signs it: fragment removed, the listed escapes decoded."""
     url = url.split("#", 1)[0]
+    if "%" not in url:
+        return url
     return _ESCAPE.sub(lambda m: _V3_DECODED.get(m.group(1).upper(), m.group(0)), url)
 
 
