@@ -127,15 +127,16 @@ def _fast_path(step: SqlStep) -> FastPath:
         category="string",
     )
     plus = f"(substr({t.ref}, 1, 1) = '+')"
+    # national numbers starting 2-9 parse as exactly (1, n): no national prefix or IDD applies
     candidates = [
-        f"WHEN {plus} AND {d.full_match(digits.ref, '1[0-9]{10}')} THEN substr({digits.ref}, 2)"
+        f"WHEN {plus} AND {d.full_match(digits.ref, '1[2-9][0-9]{9}')} THEN substr({digits.ref}, 2)"
     ]
     if nanp_default:
         candidates.append(
-            f"WHEN NOT {plus} AND {d.full_match(digits.ref, '[0-9]{10}')} THEN {digits.ref}"
+            f"WHEN NOT {plus} AND {d.full_match(digits.ref, '[2-9][0-9]{9}')} THEN {digits.ref}"
         )
         candidates.append(
-            f"WHEN NOT {plus} AND {d.full_match(digits.ref, '1[0-9]{10}')} "
+            f"WHEN NOT {plus} AND {d.full_match(digits.ref, '1[2-9][0-9]{9}')} "
             f"THEN substr({digits.ref}, 2)"
         )
     national = b.col(f"CASE {' '.join(candidates)} END", t, digits, category="string")
@@ -150,9 +151,9 @@ def _fast_path(step: SqlStep) -> FastPath:
         category="boolean",
     )
     decided = b.col(
-        f"({t.ref} IS NULL OR {valid.ref} OR {no_digit.ref})",
+        f"({t.ref} IS NULL OR {national.ref} IS NOT NULL OR {no_digit.ref})",
         t,
-        valid,
+        national,
         no_digit,
         category="boolean",
     )
@@ -162,7 +163,13 @@ def _fast_path(step: SqlStep) -> FastPath:
         national,
         category="string",
     )
-    failed = b.col(f"coalesce({no_digit.ref}, FALSE)", no_digit, category="boolean")
+    failed = b.col(
+        f"(coalesce({no_digit.ref}, FALSE) OR ({national.ref} IS NOT NULL AND NOT {valid.ref}))",
+        no_digit,
+        national,
+        valid,
+        category="boolean",
+    )
     return FastPath(decided, value, failed)
 
 

@@ -170,3 +170,39 @@ def run_engine(
 
 def sort_key(row: dict[str, Any]) -> str:
     return repr(sorted(row.items(), key=lambda kv: kv[0]))
+
+
+def one_column_records(values: list[Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Records r0..rN with `properties__value` holding each value (for single-field mappings)."""
+    records = [
+        {"id": f"r{i:05d}", "updated_at": datetime(2024, 1, 1, tzinfo=UTC), "properties__value": v}
+        for i, v in enumerate(values)
+    ]
+    return records, {"id": "string", "updated_at": "datetime", "properties__value": "string"}
+
+
+def engine_and_reference(
+    root: Path,
+    spec: MappingSpec,
+    records: list[dict[str, Any]],
+    types: dict[str, str],
+    *,
+    phone_region: str = "US",
+) -> tuple[MappingRunResult, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run spec on the DuckDB engine and the reference; (engine result, engine rows, reference
+    rows), rows normalised and sorted by _source_id."""
+    from mappings.functions import FunctionContext
+    from mappings.reference import run_reference
+
+    settings = duckdb_settings(root, PHONE_DEFAULT_REGION=phone_region)
+    warehouse = Warehouse.from_settings(settings)
+    load_raw_duckdb(warehouse, spec.source.provider, "cmp", spec.source.table, records, types)
+    result = run_engine(warehouse, settings, spec, "cmp")
+    rows = sorted(target_rows(warehouse, spec, "cmp"), key=lambda r: r["_source_id"])
+    reference = run_reference(
+        spec, records, types=types, context=FunctionContext(phone_region=phone_region, salt=SECRET)
+    )
+    expected = sorted(
+        (normalized_row(r, spec) for r in reference.rows), key=lambda r: r["_source_id"]
+    )
+    return result, rows, expected
