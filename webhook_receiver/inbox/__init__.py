@@ -6,6 +6,7 @@ from webhook_receiver.inbox.models import (
     DeadLetter,
     InboundEvent,
     InboxUnavailable,
+    Requeued,
     StoredEvent,
 )
 from webhook_receiver.inbox.store import Inbox
@@ -17,5 +18,6 @@ __all__ = [
     "InboundEvent",
     "Inbox",
     "InboxUnavailable",
+    "Requeued",
     "StoredEvent",
 ]

@@ -54,6 +54,14 @@ class DeadLetter(InboundEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class Requeued:
+    """What `Inbox.requeue` did: ids back in the ready set, and ids out of attempts (dead)."""
+
+    requeued: list[int]
+    dead_lettered: list[int]
+
+
+@dataclass(frozen=True, slots=True)
 class AppendResult:
     inserted: int
     duplicates: int

@@ -25,6 +25,7 @@ from webhook_receiver.inbox.models import (
     DeadLetter,
     InboundEvent,
     InboxUnavailable,
+    Requeued,
     StoredEvent,
 )
 from webhook_receiver.inbox.postgres import PostgresBackend
@@ -57,6 +58,11 @@ FETCH_READY = (
     "WHERE next_attempt_at <= ? AND status IN ('pending', 'failed') "
     "AND NOT (status = 'pending' AND id > ?) "
     "ORDER BY id LIMIT ?"
+)
+# Dispatched rows whose dispatch (the last update of a dispatched row) is older than a cutoff.
+STALE_DISPATCHED = (
+    f"SELECT {STORED_COLUMNS} FROM webhook_events WHERE status = 'dispatched' "
+    "AND updated_at <= ? ORDER BY id LIMIT ?"
 )
 
 
@@ -297,53 +303,120 @@ class Inbox:
         at = _epoch(now)
         reason = reason[:MAX_REASON_CHARS]
         dead: list[int] = []
-        sql = self._backend.sql
         with self._transaction(write=True) as conn:
             for chunk in _chunks(ids):
                 rows = conn.execute(
-                    sql(
+                    self._backend.sql(
                         f"SELECT id, attempts FROM webhook_events WHERE id IN {_in(chunk)} "
                         "AND status IN ('pending', 'dispatched', 'failed')"
                     ),
                     chunk,
                 ).fetchall()
-                for event_id, attempts in rows:
-                    attempts += 1
-                    if attempts <= len(retry_schedule):
-                        conn.execute(
-                            sql(
-                                "UPDATE webhook_events SET status = 'failed', attempts = ?, "
-                                "next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?"
-                            ),
-                            (
-                                attempts,
-                                at + float(retry_schedule[attempts - 1]),
-                                reason,
-                                at,
-                                event_id,
-                            ),
-                        )
-                        continue
-                    conn.execute(
-                        sql(
-                            "UPDATE webhook_events SET status = 'dead', attempts = ?, "
-                            "next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE id = ?"
-                        ),
-                        (attempts, reason, at, event_id),
-                    )
-                    conn.execute(
-                        sql(
-                            f"INSERT INTO webhook_dead_letters ({EVENT_COLUMNS}, event_id, reason, "
-                            f"attempts, dead_at) SELECT {EVENT_COLUMNS}, id, ?, ?, ? "
-                            "FROM webhook_events WHERE id = ? "
-                            "ON CONFLICT (event_id) DO UPDATE SET reason = excluded.reason, "
-                            "attempts = excluded.attempts, dead_at = excluded.dead_at"
-                        ),
-                        (reason, attempts, at, event_id),
-                    )
-                    dead.append(event_id)
+                dead.extend(self._count_attempts(conn, rows, reason, retry_schedule, at, wait=True))
         if dead:
             log.warning("%d webhook events dead-lettered: %s", len(dead), reason[:200])
+        return dead
+
+    def stale_dispatched(
+        self, *, older_than: timedelta, now: datetime | None = None, limit: int = 1000
+    ) -> list[StoredEvent]:
+        """Events dispatched at least `older_than` ago and still dispatched, by id.
+
+        A run normally settles its events within minutes; one still dispatched long after may
+        have lost its run (the sensor died before Dagster stored the run request). Whether the
+        run exists is for the caller to ask Dagster; `requeue` then returns the events.
+        """
+        cutoff = _epoch(now) - older_than.total_seconds()
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                self._backend.sql(STALE_DISPATCHED), (cutoff, int(limit))
+            ).fetchall()
+        return [_stored(r) for r in rows]
+
+    def requeue(
+        self,
+        ids: Sequence[int],
+        reason: str,
+        *,
+        run_key: str,
+        retry_schedule: Sequence[float],
+        now: datetime | None = None,
+    ) -> Requeued:
+        """Return events still dispatched under `run_key` to the ready set, due at once.
+
+        For dispatches whose run never settles them (it was never created, or it ended without
+        a word). The lost dispatch counts as an attempt, exactly like a failed run: attempts
+        enter the run key, so the next dispatch gets a new key, and an event past the last
+        attempt of `retry_schedule` is dead-lettered with the reason instead of cycling. Only
+        events whose status and run key are unchanged move (checked in the same transaction),
+        so a run or a run-status sensor that settled them meanwhile wins and nothing counts
+        twice.
+        """
+        at = _epoch(now)
+        reason = reason[:MAX_REASON_CHARS]
+        moved: list[int] = []
+        dead: list[int] = []
+        with self._transaction(write=True) as conn:
+            for chunk in _chunks(ids):
+                rows = conn.execute(
+                    self._backend.sql(
+                        f"SELECT id, attempts FROM webhook_events WHERE id IN {_in(chunk)} "
+                        "AND status = 'dispatched' AND run_key = ?"
+                    ),
+                    (*chunk, run_key),
+                ).fetchall()
+                moved.extend(int(r[0]) for r in rows)
+                dead.extend(
+                    self._count_attempts(conn, rows, reason, retry_schedule, at, wait=False)
+                )
+        if dead:
+            log.warning("%d webhook events dead-lettered: %s", len(dead), reason[:200])
+        return Requeued(requeued=sorted(set(moved) - set(dead)), dead_lettered=sorted(dead))
+
+    def _count_attempts(
+        self,
+        conn: Any,
+        rows: Sequence[Sequence[Any]],
+        reason: str,
+        retry_schedule: Sequence[float],
+        at: float,
+        *,
+        wait: bool,
+    ) -> list[int]:
+        """attempts += 1 for each (id, attempts) row: failed and due after the schedule's wait
+        (or at once when not `wait`), or dead-lettered past the last attempt. Returns dead ids."""
+        sql = self._backend.sql
+        dead: list[int] = []
+        for event_id, attempts in rows:
+            attempts += 1
+            if attempts <= len(retry_schedule):
+                due = at + float(retry_schedule[attempts - 1]) if wait else at
+                conn.execute(
+                    sql(
+                        "UPDATE webhook_events SET status = 'failed', attempts = ?, "
+                        "next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?"
+                    ),
+                    (attempts, due, reason, at, event_id),
+                )
+                continue
+            conn.execute(
+                sql(
+                    "UPDATE webhook_events SET status = 'dead', attempts = ?, "
+                    "next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE id = ?"
+                ),
+                (attempts, reason, at, event_id),
+            )
+            conn.execute(
+                sql(
+                    f"INSERT INTO webhook_dead_letters ({EVENT_COLUMNS}, event_id, reason, "
+                    f"attempts, dead_at) SELECT {EVENT_COLUMNS}, id, ?, ?, ? "
+                    "FROM webhook_events WHERE id = ? "
+                    "ON CONFLICT (event_id) DO UPDATE SET reason = excluded.reason, "
+                    "attempts = excluded.attempts, dead_at = excluded.dead_at"
+                ),
+                (reason, attempts, at, event_id),
+            )
+            dead.append(int(event_id))
         return dead
 
     # -- dead letters -----------------------------------------------------------------------
