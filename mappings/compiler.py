@@ -395,7 +395,8 @@ class _Compiler:
         frame = self.frame
         if producer.when is not None:
             lineage.update(names_in(producer.when))
-            condition = self.condition(producer.when, (*where, "when"))
+            raw = self.condition(producer.when, (*where, "when"))
+            condition = frame.col(f"coalesce({raw.ref}, FALSE)", raw, category="boolean")
             then_domain = frame.col(
                 f"({domain.ref} AND {condition.ref})", domain, condition, category="boolean"
             )
@@ -489,7 +490,7 @@ class _Compiler:
                 out.append(None if result is FAILED else result)
             return out, failed
 
-        node = frame.node(f"{field_name}: template", inputs, domain, "string", render)
+        node = frame.node(f"{field_name}: template", inputs, domain, "string", render, nulls=True)
         return node.value, "string", node.failed
 
     def apply(

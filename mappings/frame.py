@@ -82,8 +82,11 @@ class Frame:
         domain: Col | None,
         output_category: str,
         evaluate: Evaluate,
+        *,
+        nulls: bool = False,
     ) -> PythonNode:
-        if len(inputs) == 1:
+        """`nulls`: the Python side wants rows whose inputs are null too (templates)."""
+        if len(inputs) == 1 and not nulls:
             key = inputs[0]
         else:
             key = self.col(
