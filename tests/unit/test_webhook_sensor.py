@@ -14,6 +14,7 @@ import pytest
 from core.clock import clock
 from dagster_project.defs.webhooks.definitions import webhooks_definitions
 from dagster_project.defs.webhooks.jobs import replay_dead_letters_job, webhook_events_job
+from dagster_project.defs.webhooks.lost_dispatches import LOST_DISPATCH_SENSOR
 from dagster_project.defs.webhooks.resources import WebhooksResource
 from dagster_project.defs.webhooks.sensors import (
     CANCELED_SENSOR,
@@ -313,7 +314,12 @@ def test_a_run_only_touches_events_still_dispatched_to_it(webhooks, inbox, recor
 def test_definitions_hold_the_jobs_and_sensors():
     defs = webhooks_definitions(sensors_running=False)
 
-    assert {s.name for s in defs.sensors} == {EVENTS_SENSOR, FAILURE_SENSOR, CANCELED_SENSOR}
+    assert {s.name for s in defs.sensors} == {
+        EVENTS_SENSOR,
+        FAILURE_SENSOR,
+        CANCELED_SENSOR,
+        LOST_DISPATCH_SENSOR,
+    }
     assert {"webhook_events_job", "replay_dead_letters_job"} <= {
         j.name for j in defs.resolve_all_job_defs()
     }

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from dagster_project.defs.webhooks.jobs import replay_dead_letters_job, webhook_events_job
+from dagster_project.defs.webhooks.lost_dispatches import build_lost_dispatch_sensor
 from dagster_project.defs.webhooks.resources import WebhooksResource
 from dagster_project.defs.webhooks.sensors import build_events_sensor, build_run_status_sensors
 
@@ -13,6 +14,7 @@ def webhooks_definitions(*, sensors_running: bool) -> dg.Definitions:
         sensors=[
             build_events_sensor(webhook_events_job, running=sensors_running),
             *build_run_status_sensors(webhook_events_job, running=sensors_running),
+            build_lost_dispatch_sensor(running=sensors_running),
         ],
         resources={"webhooks": WebhooksResource()},
     )

@@ -22,6 +22,7 @@ class WebhooksResource(dg.ConfigurableResource):
     inbox_url: str | None = None
     routes_path: str | None = None
     retry_schedule: str | None = None
+    dispatch_timeout_s: float | None = None
 
     def settings(self) -> Settings:
         overrides: dict[str, object] = {}
@@ -33,6 +34,8 @@ class WebhooksResource(dg.ConfigurableResource):
             overrides["WEBHOOK_ROUTES_PATH"] = self.routes_path
         if self.retry_schedule:
             overrides["WEBHOOK_RETRY_SCHEDULE"] = self.retry_schedule
+        if self.dispatch_timeout_s:
+            overrides["WEBHOOK_DISPATCH_TIMEOUT_S"] = self.dispatch_timeout_s
         return get_settings(**overrides)
 
     def inbox(self, settings: Settings | None = None) -> Inbox:
