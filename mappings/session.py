@@ -14,6 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from core.errors import ValidationError
 from destinations.warehouse import Warehouse
 from mappings.compiler import SourceColumn, SourceSchema
 from mappings.sqlgen import DIALECTS, Dialect, quote
@@ -65,6 +66,11 @@ class WarehouseSession:
             import duckdb
 
             assert warehouse.duckdb_path is not None
+            if read_only and not warehouse.duckdb_path.exists():
+                raise ValidationError(
+                    f"the warehouse {warehouse.duckdb_path} does not exist yet",
+                    hint="run a sync first",
+                )
             warehouse.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
             self.conn: Any = duckdb.connect(str(warehouse.duckdb_path), read_only=read_only)
         else:
