@@ -1,0 +1,255 @@
+"""Load generation for the webhook benchmarks: signed HubSpot v3 deliveries, a wrk run that
+replays them, and a threaded Python client that remembers which deliveries got a 2xx.
+
+The signer here is written from the HubSpot v3 formula on purpose (not imported from the
+receiver), so the benchmark is also an independent check of the receiver's verification.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+WRK_SCRIPT = Path(__file__).with_name("webhook_wrk.lua")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One signed POST: the event id doubles as the delivery id the inbox dedups on."""
+
+    event_id: int
+    path: str
+    body: bytes
+    signature: str
+    timestamp: str
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json",
+            "X-HubSpot-Signature-v3": self.signature,
+            "X-HubSpot-Request-Timestamp": self.timestamp,
+            "X-HubSpot-Signature-Version": "v3",
+        }
+
+
+def sign_v3(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
+    message = method.encode() + uri.encode() + body + timestamp.encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def hubspot_deliveries(
+    count: int, *, secret: str, host: str, integration_id: str, first_event_id: int = 1
+) -> list[Delivery]:
+    """`count` single-event HubSpot batches (contact.propertyChange), each signed for `host`."""
+    path = f"/api/v1/webhooks/hubspot/{integration_id}"
+    uri = f"http://{host}{path}"
+    timestamp = str(int(time.time() * 1000))
+    out = []
+    for i in range(first_event_id, first_event_id + count):
+        event = {
+            "eventId": i,
+            "subscriptionId": 4242,
+            "portalId": 62515,
+            "appId": 1160452,
+            "occurredAt": int(timestamp) - 1000,
+            "subscriptionType": "contact.propertyChange",
+            "attemptNumber": 0,
+            "objectId": 100000 + i % 5000,
+            "propertyName": "lifecyclestage",
+            "propertyValue": "customer",
+            "changeSource": "CRM_UI",
+            "sourceId": "userId:1",
+        }
+        body = json.dumps([event], separators=(",", ":")).encode()
+        out.append(
+            Delivery(i, path, body, sign_v3(secret, "POST", uri, body, timestamp), timestamp)
+        )
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+# -- wrk ------------------------------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    seconds: float
+    non_2xx: int
+    latency_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def run_wrk(
+    deliveries: list[Delivery],
+    port: int,
+    workdir: Path,
+    *,
+    seconds: int,
+    threads: int = 2,
+    connections: int = 32,
+) -> WrkResult:
+    """Replay deliveries in order through wrk for `seconds` with `connections` connections."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for t in range(threads):
+        with open(workdir / f"thread-{t}.txt", "w") as fh:
+            for d in deliveries[t::threads]:
+                fh.write(f"{d.path}\t{d.signature}\t{d.timestamp}\t{d.body.decode()}\n")
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(WRK_SCRIPT),
+        f"http://127.0.0.1:{port}",
+        "--",
+        str(workdir),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        raise ValueError(f"unparsable wrk latency {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", output)
+    if not m:
+        raise ValueError(f"unexpected wrk output:\n{output}")
+    seconds = float(m.group(2)) * {"ms": 0.001, "s": 1.0, "m": 60.0}[m.group(3)]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    latency = {f"p{p}": _ms(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", output, re.M)}
+    return WrkResult(int(m.group(1)), seconds, int(non_2xx.group(1)) if non_2xx else 0, latency)
+
+
+# -- Python client (records which deliveries were acknowledged) ------------------------------
+
+
+@dataclass
+class ClientLog:
+    acknowledged: set[int] = field(default_factory=set)
+    refused: dict[int, int] = field(default_factory=dict)
+    connection_errors: int = 0
+    attempts: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _post(port: int, d: Delivery, timeout: float) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("POST", d.path, body=d.body, headers=d.headers())
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
+
+
+def deliver_all(
+    deliveries: list[Delivery],
+    port_of: callable,
+    *,
+    concurrency: int = 32,
+    timeout: float = 5.0,
+    give_up_after: float = 120.0,
+) -> ClientLog:
+    """Deliver each event until it gets a 2xx, like a provider that retries (HubSpot does).
+
+    `port_of()` is asked before every attempt, so a restarted server on a new port is found.
+    """
+    log = ClientLog()
+    queue: Iterator[Delivery] = iter(deliveries)
+    qlock = threading.Lock()
+    deadline = time.monotonic() + give_up_after
+
+    def worker() -> None:
+        while True:
+            with qlock:
+                d = next(queue, None)
+            if d is None:
+                return
+            while time.monotonic() < deadline:
+                with log.lock:
+                    log.attempts += 1
+                try:
+                    status = _post(port_of(), d, timeout)
+                except OSError:
+                    with log.lock:
+                        log.connection_errors += 1
+                    time.sleep(0.05)
+                    continue
+                if 200 <= status < 300:
+                    with log.lock:
+                        log.acknowledged.add(d.event_id)
+                    break
+                with log.lock:
+                    log.refused[status] = log.refused.get(status, 0) + 1
+                time.sleep(0.05)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return log
+
+
+def children_of(pid: int) -> list[int]:
+    """Worker pids of a gunicorn master (Linux /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid:
+            out.append(int(entry))
+    return out
