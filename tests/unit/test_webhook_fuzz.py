@@ -50,8 +50,15 @@ content_types = st.sampled_from(
         "application/json; charset=utf-8",
     ]
 )
+# JSON escapes no UTF-8 can hold (lone surrogates) and NUL, beside ordinary text
+odd_text = st.sampled_from(["\ud800", "a\udfff", "\x00", "\u2028"])
 json_like = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+    | odd_text,
     lambda inner: (
         st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
     ),

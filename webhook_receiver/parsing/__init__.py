@@ -7,7 +7,7 @@ raises PayloadError (400/415) for a body the provider would not send.
 from __future__ import annotations
 
 from webhook_receiver.parsing import github, hubspot, salesforce, wordpress
-from webhook_receiver.parsing.common import ParsedEvent, PayloadError
+from webhook_receiver.parsing.common import ParsedEvent, PayloadError, storable_text
 from webhook_receiver.verification import SignedRequest
 
 __all__ = ["MEDIA_TYPES", "ParsedEvent", "PayloadError", "parse_delivery"]
@@ -27,11 +27,27 @@ def parse_delivery(
     provider: str, scheme: str, request: SignedRequest, media_type: str
 ) -> list[ParsedEvent]:
     if provider == "hubspot":
-        return hubspot.parse(request.body)
-    if provider == "github":
-        return github.parse(request, media_type)
-    if provider == "wordpress":
-        return wordpress.parse(request, media_type, scheme)
-    if provider == "salesforce":
-        return salesforce.parse(request)
-    raise ValueError(f"unknown provider {provider!r}")
+        events = hubspot.parse(request.body)
+    elif provider == "github":
+        events = github.parse(request, media_type)
+    elif provider == "wordpress":
+        events = wordpress.parse(request, media_type, scheme)
+    elif provider == "salesforce":
+        events = salesforce.parse(request)
+    else:
+        raise ValueError(f"unknown provider {provider!r}")
+    for position, event in enumerate(events):
+        _require_storable(position, event)
+    return events
+
+
+def _require_storable(position: int, event: ParsedEvent) -> None:
+    """Identifiers become text columns: refuse (400) what no inbox can store, rather than
+    failing the commit (a 5xx the provider would retry forever)."""
+    for name in ("delivery_id", "event_type", "object_type", "object_id"):
+        if not storable_text(getattr(event, name)):
+            raise PayloadError(
+                "invalid_payload",
+                f"event #{position}: its {name.replace('_', ' ')} holds a NUL character or an "
+                "unpaired surrogate",
+            )

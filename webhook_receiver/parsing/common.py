@@ -46,7 +46,30 @@ def load_json(body: bytes) -> Any:
 
 
 def dump_json(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON of one event of a batch.
+
+    A body may spell a lone surrogate as an escape (`"\\ud800"`): valid JSON, but no UTF-8
+    can hold it, so such an event keeps non-ASCII characters escaped, as the sender wrote them.
+    """
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
+def storable_text(value: str | None) -> bool:
+    """Whether an identifier can be stored as text in either inbox (SQLite needs valid UTF-8,
+    so no lone surrogate; Postgres text cannot hold NUL)."""
+    if value is None:
+        return True
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def body_digest(body: bytes) -> str:

@@ -21,6 +21,7 @@ from webhook_receiver.verification.base import (
 )
 
 PING_BODY = re.compile(rb"webhook_id=([0-9]{1,20})")
+PING_MEDIA_TYPES = ("application/x-www-form-urlencoded", "")
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -35,8 +36,15 @@ def verify(request: SignedRequest, secret: str) -> str:
 
 
 def ping_webhook_id(request: SignedRequest) -> str | None:
-    """The webhook id when the request is exactly WooCommerce's ping, else None."""
+    """The webhook id when the request is exactly WooCommerce's ping, else None.
+
+    WordPress posts the ping as a form (`application/x-www-form-urlencoded`); an untyped body
+    is tolerated, any other type (JSON included) makes it an unsigned delivery.
+    """
     if any(name.startswith("x-wc-webhook-") for name in request.headers):
+        return None
+    media_type = (request.header("content-type") or "").split(";", 1)[0].strip().lower()
+    if media_type not in PING_MEDIA_TYPES:
         return None
     match = PING_BODY.fullmatch(request.body)
     return match.group(1).decode() if match else None
