@@ -32,6 +32,7 @@ bench: setup
 	$(BIN)/python -m bench.hubspot_full_sync
 	$(BIN)/python -m bench.hubspot_incremental
 	$(BIN)/python -m bench.hubspot_faults
+	$(BIN)/python -m bench.webhook_fuzz
 
 lint:
 	$(BIN)/ruff check .
