@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import sqlite3
@@ -339,6 +340,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=4, help="HTTP client threads")
     parser.add_argument("--show", type=int, default=12, help="violations printed per target")
+    parser.add_argument("--keep", action="store_true", help="keep the data directories")
     args = parser.parse_args()
     campaign_seed = args.seed if args.seed is not None else random.SystemRandom().getrandbits(32)
     print(
@@ -368,6 +370,8 @@ def main() -> int:
         finally:
             target.close()
         rows, expected = inbox_rows(root), sum(o.accepted for o in outcomes)
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
         counts = Counter(v for o in outcomes for v in o.violations)
         codes = Counter(o.status for o in outcomes)
         statuses[target.name] = codes
