@@ -32,7 +32,9 @@ bench: setup
 	$(BIN)/python -m bench.hubspot_full_sync
 	$(BIN)/python -m bench.hubspot_incremental
 	$(BIN)/python -m bench.hubspot_faults
+	$(BIN)/python -m bench.webhook_throughput
 	$(BIN)/python -m bench.webhook_fuzz
+	$(BIN)/python -m bench.entity_resolution
 
 lint:
 	$(BIN)/ruff check .

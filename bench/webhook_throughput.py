@@ -8,7 +8,7 @@
    20,000 events while a worker, and separately the master, is SIGKILLed. Afterwards every
    acknowledged delivery is in the inbox, none twice.
 
-Run: `python -m bench.webhook_throughput [--seconds 12] [--deliveries 20000]`. Needs `wrk`
+Run: `python -m bench.webhook_throughput [--seconds 15] [--deliveries 20000]`. Needs `wrk`
 (Debian package `wrk`) for part 1; part 2 needs nothing but Python.
 """
 
@@ -251,7 +251,7 @@ def crash_run(kill: str, deliveries: int) -> list:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=12, help="wrk duration per app")
+    parser.add_argument("--seconds", type=int, default=15, help="wrk duration per app")
     parser.add_argument("--deliveries", type=int, default=20_000)
     parser.add_argument("--skip-crash", action="store_true")
     args = parser.parse_args(argv)
