@@ -25,7 +25,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -49,6 +48,7 @@ from bench.webhook_fuzz_cases import (
     recipes,
 )
 from bench.webhook_fuzz_oracle import Oracle
+from bench.webhook_load import free_port, gunicorn_command
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_BASE = "https://hooks.example.test"
@@ -174,12 +174,6 @@ class FlaskTarget:
         pass
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class GunicornTarget:
     """`gunicorn -c python:webhook_receiver.gunicorn_config webhook_receiver.wsgi:app` with
     2 sync workers on a free port, driven over HTTP by a few client threads."""
@@ -203,20 +197,9 @@ class GunicornTarget:
         )
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.port = free_port()
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "python:webhook_receiver.gunicorn_config",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--log-level",
-            "critical",
-            "webhook_receiver.wsgi:app",
-        ]
+        command = gunicorn_command(
+            "webhook_receiver.wsgi:app", self.port, workers, log_level="critical"
+        )
         # cwd = the data dir: no stray .env from the checkout enters the settings
         self.proc = subprocess.Popen(command, env=env, cwd=root)
         self.url_base = f"http://127.0.0.1:{self.port}"

@@ -17,6 +17,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -79,6 +80,24 @@ def hubspot_deliveries(
             Delivery(i, path, body, sign_v3(secret, "POST", uri, body, timestamp), timestamp)
         )
     return out
+
+
+def gunicorn_command(app: str, port: int, workers: int, log_level: str = "warning") -> list[str]:
+    """Every benchmark serves its app the same way: the receiver's own gunicorn configuration."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:webhook_receiver.gunicorn_config",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        log_level,
+        app,
+    ]
 
 
 def free_port() -> int:

@@ -30,6 +30,7 @@ from bench.webhook_load import (
     children_of,
     deliver_all,
     free_port,
+    gunicorn_command,
     hubspot_deliveries,
     run_wrk,
     wait_for_port,
@@ -39,24 +40,6 @@ from bench.webhook_load import (
 SECRET = "bench-webhook-secret"
 INTEGRATION = "bench-hubspot"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def gunicorn_command(app: str, port: int, workers: int) -> list[str]:
-    """Both apps are served identically: the receiver's own gunicorn configuration."""
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "python:webhook_receiver.gunicorn_config",
-        "--workers",
-        str(workers),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        app,
-    ]
 
 
 def prepare_data_dir(root: Path) -> dict[str, str]:
