@@ -38,7 +38,7 @@ from mappings.spec import (
 )
 from mappings.sqlconvert import convert
 from mappings.sqlgen import Dialect, quote, string_literal
-from mappings.types import FAILED, DataType, can_convert, category_of, needs_python
+from mappings.types import FAILED, DataType, can_convert, category_of, json_text, needs_python
 from mappings.types import convert as convert_value
 
 STATUSES = ("out", "quarantined", "deduplicated", "filtered")
@@ -99,8 +99,11 @@ def compile_mapping(
     context: FunctionContext,
     *,
     sample: int | None = None,
+    unique_source_ids: bool = False,
 ) -> CompiledMapping:
-    return _Compiler(spec, schema, dialect, context, sample).compile()
+    """`unique_source_ids`: the caller verified no two source rows share an id (lets a
+    `key: [_source_id]` mapping skip the deduplication window)."""
+    return _Compiler(spec, schema, dialect, context, sample, unique_source_ids).compile()
 
 
 @dataclass
@@ -125,6 +128,7 @@ class _Compiler:
     dialect: Dialect
     context: FunctionContext
     sample: int | None
+    unique_source_ids: bool = False
     frame: Frame = field(init=False)
     sources: dict[str, Col] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
@@ -184,8 +188,7 @@ class _Compiler:
     def compile(self) -> CompiledMapping:
         spec, d, frame = self.spec, self.dialect, self.frame
         self.fields_types = {name: f.type for name, f in spec.fields.items()}
-        record = frame.source("r", "record", name="__row")
-        ordinal = frame.source("r.rowid" if d.name == "duckdb" else "r.ctid", "ordinal")
+        ordinal = frame.source(d.row_locator("r"), "ordinal", name="__ordinal")
         sid = self.source(spec.source.id)
         updated = self.source(spec.source.updated_at)
         supd_value, _ = (
@@ -252,17 +255,22 @@ class _Compiler:
         )
         key_cols = [sid if k == "_source_id" else self.finals[k] for k in spec.key]
         any_null = " OR ".join(f"{k.ref} IS NULL" for k in key_cols)
-        rank = frame.col(
-            f"CASE WHEN NOT {eligible.ref} THEN NULL WHEN {any_null} THEN 1 ELSE row_number() "
-            f"OVER (PARTITION BY {', '.join(k.ref for k in key_cols)}, {eligible.ref} "
-            f"ORDER BY {order}) END",
-            eligible,
-            *key_cols,
-            supd_value,
-            sid,
-            ordinal,
-            category="integer",
-        )
+        if self.unique_source_ids and spec.key == ["_source_id"]:
+            # the engine checked that no two raw rows share an id: nothing to deduplicate,
+            # and no window sort over every column (the costliest step of a run)
+            rank = frame.col(f"CASE WHEN {eligible.ref} THEN 1 END", eligible, category="integer")
+        else:
+            rank = frame.col(
+                f"CASE WHEN NOT {eligible.ref} THEN NULL WHEN {any_null} THEN 1 ELSE "
+                f"row_number() OVER (PARTITION BY {', '.join(k.ref for k in key_cols)}, "
+                f"{eligible.ref} ORDER BY {order}) END",
+                eligible,
+                *key_cols,
+                supd_value,
+                sid,
+                ordinal,
+                category="integer",
+            )
         survivor = frame.col(
             f"({eligible.ref} AND {rank.ref} = 1)", eligible, rank, category="boolean"
         )
@@ -320,12 +328,6 @@ class _Compiler:
             *(c.violated for c in unique_checks),
             category="string",
         )
-        record_json = frame.col(
-            f"CASE WHEN {status.ref} = 'quarantined' THEN {d.record_json(record.ref)} END",
-            status,
-            record,
-            category="string",
-        )
         source_id = (
             sid.ref if sid.category == "string" else d.cast(sid.ref, d.sql_type(DataType("string")))
         )
@@ -335,7 +337,7 @@ class _Compiler:
             (reason.ref, "__reason"),
             (source_id, "__source_id"),
             (supd_value.ref, "__source_updated_at"),
-            (record_json.ref, "__record"),
+            (ordinal.ref, "__ordinal"),
         ]
         for index, check in enumerate(warnings):
             outputs.append((f"coalesce({check.violated.ref}, FALSE)", f"__warn_{index}"))
@@ -447,6 +449,7 @@ class _Compiler:
                 self.domain_for(domain, value),
                 "json",
                 _scalar_batch(lambda text: convert_value(text, "string", dtype)),
+                memo=("json",),
             )
             converted, conv_failed = node.value, node.failed
         else:
@@ -481,16 +484,30 @@ class _Compiler:
                 raise self.error((*where, "template"), "the template fails to render")
             return frame.col(d.literal(rendered, "string"), category="string"), "string", None
         names = list(template.variables)
+        json_inputs = {i for i, c in enumerate(inputs) if c.category == "json"}
 
         def render(rows):
             out, failed = [], []
             for row in rows:
+                if json_inputs:
+                    row = [
+                        json_text(v) if i in json_inputs and v is not None else v
+                        for i, v in enumerate(row)
+                    ]
                 result = template.render(dict(zip(names, row, strict=True)))
                 failed.append(result is FAILED)
                 out.append(None if result is FAILED else result)
             return out, failed
 
-        node = frame.node(f"{field_name}: template", inputs, domain, "string", render, nulls=True)
+        node = frame.node(
+            f"{field_name}: template",
+            inputs,
+            domain,
+            "string",
+            render,
+            nulls=True,
+            memo=("template", template.source),
+        )
         return node.value, "string", node.failed
 
     def apply(
@@ -548,7 +565,8 @@ class _Compiler:
                 value,
                 category="boolean",
             )
-            node = frame.node(label, [value], node_domain, output, _first_column(batch))
+            memo = ("function", step.name, repr(step.options))
+            node = frame.node(label, [value], node_domain, output, _first_column(batch), memo=memo)
             fast_failed = fast.failed.ref if fast.failed is not None else "FALSE"
             new_value = frame.col(
                 f"CASE WHEN {fast.decided.ref} THEN {fast.value.ref} ELSE {node.value.ref} END",
@@ -566,7 +584,12 @@ class _Compiler:
             )
             return new_value, output, self.either(failed, new_failed)
         node = frame.node(
-            label, [value], self.domain_for(domain, value), output, _first_column(batch)
+            label,
+            [value],
+            self.domain_for(domain, value),
+            output,
+            _first_column(batch),
+            memo=("function", step.name, repr(step.options)),
         )
         return node.value, output, self.either(failed, node.failed)
 

@@ -29,6 +29,7 @@ from mappings.spec import MappingSpec
 from mappings.sqlgen import quote, string_literal
 
 RESULT_TABLE = "__mapping_result"
+STAGE_TABLE = "__mapping_stage"
 LINEAGE_COLUMNS = (
     ("_source", "string"),
     ("_source_integration", "string"),
@@ -117,7 +118,7 @@ class MappingEngine:
             try:
                 compiled, result, source = self._compute(session, spec, integration_id, None)
                 write_started = time.perf_counter()
-                self._write(session, spec, integration_id, result)
+                self._write(session, spec, integration_id, result, source)
                 result.stage_seconds["write"] = time.perf_counter() - write_started
                 session.commit()
             except BaseException:
@@ -150,9 +151,10 @@ class MappingEngine:
                     f"ORDER BY __source_id LIMIT {int(limit)}"
                 )
                 rejects = session.dict_rows(
-                    f"SELECT __source_id AS _source_id, __rule AS rule, __reason AS reason, "
-                    f"__record AS record FROM {RESULT_TABLE} WHERE __status = 'quarantined' "
-                    f"ORDER BY __source_id LIMIT {int(limit)}"
+                    f"SELECT q.__source_id AS _source_id, q.__rule AS rule, q.__reason AS reason, "
+                    f"{session.dialect.record_json('r')} AS record FROM "
+                    f"{self._rejects(source, session.dialect)} "
+                    f"ORDER BY q.__source_id LIMIT {int(limit)}"
                 )
             finally:
                 session.rollback()
@@ -195,8 +197,21 @@ class MappingEngine:
         dataset = dataset_name(spec.source.provider, integration_id)
         schema = self._schema(session, spec, dataset, integration_id)
         session.set_salt(self.settings.SECRET_KEY.get_secret_value())
-        compiled = compile_mapping(spec, schema, session.dialect, self.context(spec), sample=sample)
+        compiled = compile_mapping(
+            spec,
+            schema,
+            session.dialect,
+            self.context(spec),
+            sample=sample,
+            unique_source_ids=self._unique_ids(session, spec, schema),
+        )
         stages["compile"] = time.perf_counter() - clock
+
+        if compiled.frame.stage_boundary() is not None:
+            clock = time.perf_counter()
+            session.execute(compiled.frame.stage_sql(STAGE_TABLE, compiled.outputs))
+            compiled.frame.use_stage(STAGE_TABLE)
+            stages["stage"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
         timings, udf_seconds = self._run_nodes(session, compiled)
@@ -267,35 +282,68 @@ class MappingEngine:
             )
         return compiled, result, schema.relation
 
+    def _unique_ids(self, session: WarehouseSession, spec: MappingSpec, schema) -> bool:
+        """Whether no two source rows share an id (raw tables are merged on id, so usually)."""
+        if spec.key != ["_source_id"]:
+            return False
+        column = schema.find(spec.source.id)
+        if column is None:
+            return False
+        name = quote(column.name)
+        counts = session.rows(
+            f"SELECT COUNT({name}), COUNT(DISTINCT {name}) FROM {schema.relation}"
+        )
+        return counts[0][0] == counts[0][1]
+
     def _run_nodes(
         self, session: WarehouseSession, compiled: CompiledMapping
     ) -> tuple[list[NodeTiming], float]:
+        """Compute every Python node over its distinct inputs and register its lookup.
+
+        DuckDB reads the inputs of all independent nodes in one pass (one aggregate query per
+        wave of nodes); Postgres reads them node by node."""
         timings: list[NodeTiming] = []
         total = 0.0
-        for node in sorted(compiled.nodes, key=lambda n: n.layer):
-            keys, inputs = session.distinct_inputs(compiled.frame.distinct_inputs_sql(node))
-            clock = time.perf_counter()
-            try:
-                values, failed = node.evaluate(inputs) if inputs else ([], [])
-            except Exception as exc:
-                raise TransformationError(
-                    f"mapping {compiled.spec.name}: {node.label} raised {type(exc).__name__}: "
-                    f"{exc}",
-                    hint="a custom function must not raise; mark failures instead",
-                ) from exc
-            seconds = time.perf_counter() - clock
+        frame = compiled.frame
+        if session.dialect.name == "duckdb":
+            # every lookup exists (empty) from the start: a wave's query may join lookups of
+            # later waves that sit in lower layers, without reading them
+            for node in frame.nodes:
+                session.register_placeholder(node.relation, node.key.category, node.output_category)
+            for wave in frame.waves():
+                batches = session.batch_inputs(frame.batch_inputs_sql(wave), wave)
+                for node, (keys, inputs) in zip(wave, batches, strict=True):
+                    seconds = self._evaluate(session, compiled, node, keys, inputs)
+                    total += seconds
+                    timings.append(NodeTiming(node.label, len(inputs), seconds))
+            return timings, total
+        for node in sorted(frame.nodes, key=lambda n: n.layer):  # lower lookups exist first
+            keys, inputs = session.distinct_inputs(frame.distinct_inputs_sql(node))
+            seconds = self._evaluate(session, compiled, node, keys, inputs)
             total += seconds
             timings.append(NodeTiming(node.label, len(inputs), seconds))
-            try:
-                session.register_lookup(
-                    node.relation, keys, node.key.category, values, node.output_category, failed
-                )
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise TransformationError(
-                    f"mapping {compiled.spec.name}: {node.label} returned values that are not "
-                    f"{node.output_category}: {exc}"
-                ) from exc
         return timings, total
+
+    def _evaluate(self, session, compiled: CompiledMapping, node, keys, inputs) -> float:
+        clock = time.perf_counter()
+        try:
+            values, failed = node.evaluate(inputs) if inputs else ([], [])
+        except Exception as exc:
+            raise TransformationError(
+                f"mapping {compiled.spec.name}: {node.label} raised {type(exc).__name__}: {exc}",
+                hint="a custom function must not raise; mark failures instead",
+            ) from exc
+        seconds = time.perf_counter() - clock
+        try:
+            session.register_lookup(
+                node.relation, keys, node.key.category, values, node.output_category, failed
+            )
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise TransformationError(
+                f"mapping {compiled.spec.name}: {node.label} returned values that are not "
+                f"{node.output_category}: {exc}"
+            ) from exc
+        return seconds
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -305,6 +353,7 @@ class MappingEngine:
         spec: MappingSpec,
         integration_id: str,
         result: MappingRunResult,
+        source_relation: str,
     ) -> None:
         d = session.dialect
         schema, table = spec.target_schema, spec.target_table
@@ -344,8 +393,8 @@ class MappingEngine:
         session.execute(
             f"INSERT INTO {quarantine_rel} (_source, _source_integration, _source_id, _mapping, "
             f"rule, severity, reason, record, _loaded_at) SELECT {source}, {integration}, "
-            f"__source_id, {mapping}, __rule, 'reject', __reason, __record, {loaded_at} "
-            f"FROM {RESULT_TABLE} WHERE __status = 'quarantined'"
+            f"q.__source_id, {mapping}, q.__rule, 'reject', q.__reason, "
+            f"{d.record_json('r')}, {loaded_at} FROM {self._rejects(source_relation, d)}"
         )
         written = session.rows(f"SELECT COUNT(*) FROM {target} WHERE {slice_sql}")[0][0]
         quarantined = session.rows(f"SELECT COUNT(*) FROM {quarantine_rel} WHERE {slice_sql}")[0][0]
@@ -356,6 +405,14 @@ class MappingEngine:
                 integration_id=integration_id,
                 hint="nothing was written (rolled back)",
             )
+
+    @staticmethod
+    def _rejects(source_relation: str, d) -> str:
+        """Quarantined result rows joined back to their raw record (for the `record` column)."""
+        return (
+            f"{RESULT_TABLE} AS q JOIN {source_relation} AS r ON {d.row_locator('r')} = "
+            "q.__ordinal WHERE q.__status = 'quarantined'"
+        )
 
     def _ensure_table(
         self,

@@ -33,7 +33,7 @@ from mappings.spec import (
     rule_literal,
     rule_reason,
 )
-from mappings.types import FAILED, DataType, can_convert, category_of, convert
+from mappings.types import FAILED, DataType, can_convert, category_of, convert, json_text
 
 
 @dataclass
@@ -85,9 +85,15 @@ class ReferenceInterpreter:
         self.lowered = {k.lower(): k for k in types}
         self.context = context or FunctionContext()
         self.order = field_order(spec)
-        self.scalars: dict[int, Any] = {}
+        self.expressions: dict[str, Any] = {}
+        self.unique_rules = [
+            (spec.rule_names()[i], rule)
+            for i, rule in enumerate(spec.rules)
+            if isinstance(rule, UniqueRule)
+        ]
         self.where = self._condition(spec.where) if spec.where else None
         self.field_types = {name: f.type for name, f in spec.fields.items()}
+        self._compile()
 
     # --- values ------------------------------------------------------------------------------
 
@@ -109,7 +115,9 @@ class ReferenceInterpreter:
         return value
 
     def _condition(self, text: str):
-        return parse(text, {n: self.category(n) for n in names_in(text)})
+        if text not in self.expressions:
+            self.expressions[text] = parse(text, {n: self.category(n) for n in names_in(text)})
+        return self.expressions[text]
 
     def _truth(self, text: str, record: dict[str, Any]) -> bool:
         expression = self._condition(text)
@@ -124,133 +132,193 @@ class ReferenceInterpreter:
         if self.where is not None:
             values = {n: self.source(record, n) for n in self.where.names}
             row.keep = self.where.evaluate(values) is True
-        row.sid = self.source(record, spec.source.id)
-        raw_updated = self.source(record, spec.source.updated_at)
-        category = self.category(spec.source.updated_at)
-        updated = (
-            convert(raw_updated, category, DataType("datetime"))
-            if can_convert(category, "datetime")
-            else None
-        )
+        row.sid = self._value(record, self.id_column)
+        updated = self._value(record, self.updated_column)
+        if updated is not None:
+            updated = (
+                convert(updated, self.updated_category, DataType("datetime"))
+                if can_convert(self.updated_category, "datetime")
+                else None
+            )
         row.updated = None if updated is FAILED else updated
         failures: dict[str, bool] = {}
-        for name in self.order:
-            value, failed = self.field(spec.fields[name], record, row.values)
+        for name, program in self.programs:
+            value, failed = program(record, row.values)
             row.values[name] = value
             failures[name] = failed
         if row.sid is None:
             row.rejects.append(("source_id_missing", f"{spec.source.id} is null"))
-        for name, field_spec in spec.fields.items():
-            if field_spec.on_error == "reject" and failures[name]:
-                row.rejects.append((f"{name}_invalid", f"{name}: {failure_reason(field_spec)}"))
-        for index_, rule in enumerate(spec.rules):
-            if isinstance(rule, UniqueRule):
-                continue
-            if self.violates(rule, row.values):
-                name = spec.rule_names()[index_]
-                if rule.severity == "reject":
-                    row.rejects.append((name, rule.message or rule_reason(rule)))
+        for name, reason in self.reject_fields:
+            if failures[name]:
+                row.rejects.append((f"{name}_invalid", reason))
+        for name, severity, reason, violated in self.row_rules:
+            if violated(row.values):
+                if severity == "reject":
+                    row.rejects.append((name, reason))
                 else:
                     row.warns.append(name)
         return row
 
-    def field(
-        self, spec: FieldSpec, record: dict[str, Any], finals: dict[str, Any]
-    ) -> tuple[Any, bool]:
-        dtype = spec.data_type
-        value, failed = self.producer(spec, dtype, record, finals)
-        if spec.on_error == "default" and failed:
-            default = spec.default
-            value = convert(default, category_of(default) or "string", dtype)
-        return value, failed
+    def _value(self, record: dict[str, Any], column: str | None) -> Any:
+        value = record.get(column) if column else None
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
-    def producer(
-        self,
-        producer: ProducerSpec,
-        dtype: DataType,
-        record: dict[str, Any],
-        finals: dict[str, Any],
-    ) -> tuple[Any, bool]:
+    # --- each field compiled once into a closure (a straightforward per-row program) ---------
+
+    def _compile(self) -> None:
+        spec = self.spec
+        self.id_column = self.column(spec.source.id)
+        self.updated_column = self.column(spec.source.updated_at)
+        self.updated_category = self.category(spec.source.updated_at)
+        self.programs = [(name, self._field(spec.fields[name])) for name in self.order]
+        self.reject_fields = [
+            (name, f"{name}: {failure_reason(f)}")
+            for name, f in spec.fields.items()
+            if f.on_error == "reject"
+        ]
+        names = spec.rule_names()
+        self.row_rules = [
+            (names[i], rule.severity, rule.message or rule_reason(rule), self._rule_check(rule))
+            for i, rule in enumerate(spec.rules)
+            if not isinstance(rule, UniqueRule)
+        ]
+
+    def _field(self, spec: FieldSpec):
+        dtype = spec.data_type
+        produce = self._producer(spec, dtype)
+        if spec.on_error != "default":
+            return produce
+        default = convert(spec.default, category_of(spec.default) or "string", dtype)
+
+        def with_default(record, finals):
+            value, failed = produce(record, finals)
+            return (default if failed else value), failed
+
+        return with_default
+
+    def _producer(self, producer: ProducerSpec, dtype: DataType):
         if producer.when is not None:
-            branch = producer.then if self._truth(producer.when, record) else producer.otherwise
-            if branch is None:
-                return None, False
-            return self.producer(branch, dtype, record, finals)
-        failed = False
+            condition = self._condition(producer.when)
+            columns = [(n, self.column(n)) for n in condition.names]
+            then = self._producer(producer.then, dtype)
+            otherwise = self._producer(producer.otherwise, dtype) if producer.otherwise else None
+
+            def branch(record, finals):
+                values = {n: self._value(record, c) for n, c in columns}
+                if condition.evaluate(values) is True:
+                    return then(record, finals)
+                return otherwise(record, finals) if otherwise else (None, False)
+
+            return branch
         if producer.source is not None:
-            value, category = self.source(record, producer.source), self.category(producer.source)
+            column = self.column(producer.source)
+            category = self.category(producer.source)
+
+            def base(record, finals):
+                return self._value(record, column), False
         elif producer.has_value:
-            value, category = producer.value, category_of(producer.value) or "null"
+            constant = producer.value
+            category = category_of(constant) or "null"
+
+            def base(record, finals):
+                return constant, False
         else:
             template = producer.compiled_template
-            value = template.render({v: finals.get(v) for v in template.variables})
+            variables = template.variables
+            json_fields = {v for v in variables if self.field_types.get(v) == "json"}
             category = "string"
-            if value is FAILED:
-                value, failed = None, True
+
+            def base(record, finals):
+                values = {v: finals.get(v) for v in variables}
+                for name in json_fields:
+                    if values[name] is not None:
+                        values[name] = json_text(values[name])
+                rendered = template.render(values)
+                return (None, True) if rendered is FAILED else (rendered, False)
+
+        steps = []
         for step in producer.functions:
             definition = step.definition
+            options = step.options
             if category == "null" and step.name == "coalesce":
-                category = self.category(step.options.paths[0])
-            output = definition.returns(step.options, category)
+                category = self.category(options.paths[0])
             if category == "null":
-                value = None
-                output = definition.returns(step.options, "string")
+                steps.append(("null", None))
+                category = definition.returns(options, "string")
             elif step.name == "coalesce":
-                if not failed and value is None:
-                    value = next(
-                        (
-                            v
-                            for v in (self.source(record, p) for p in step.options.paths)
-                            if v is not None
-                        ),
-                        None,
-                    )
-            elif value is not None:
-                result = self._scalar(step)(value)
-                if result is FAILED:
-                    value, failed = None, True
-                else:
-                    value = result
-            category = output
-        converted = convert(value, category, dtype)
-        if converted is FAILED:
-            return None, True
-        return converted, failed
-
-    def _scalar(self, step):
-        key = id(step)
-        if key not in self.scalars:
-            definition = step.definition
-            if definition.python is not None:
-                self.scalars[key] = definition.python(step.options, self.context)
+                steps.append(("coalesce", [self.column(p) for p in options.paths]))
+                category = definition.returns(options, category)
             else:
-                batch = definition.batch(step.options, self.context)
+                steps.append(("call", self._scalar(definition, options)))
+                category = definition.returns(options, category)
+        final_category = category
 
-                def one(value, batch=batch):
-                    out, failed = batch([value])
-                    return FAILED if failed[0] else out[0]
+        def run(record, finals):
+            value, failed = base(record, finals)
+            for kind, arg in steps:
+                if kind == "null":
+                    value = None
+                elif kind == "coalesce":
+                    if not failed and value is None:
+                        for column in arg:
+                            value = self._value(record, column)
+                            if value is not None:
+                                break
+                elif value is not None:
+                    result = arg(value)
+                    if result is FAILED:
+                        value, failed = None, True
+                    else:
+                        value = result
+            converted = convert(value, final_category, dtype)
+            if converted is FAILED:
+                return None, True
+            return converted, failed
 
-                self.scalars[key] = one
-        return self.scalars[key]
+        return run
 
-    def violates(self, rule: Any, values: dict[str, Any]) -> bool:
+    def _scalar(self, definition, options):
+        if definition.python is not None:
+            return definition.python(options, self.context)
+        batch = definition.batch(options, self.context)
+
+        def one(value):
+            out, failed = batch([value])
+            return FAILED if failed[0] else out[0]
+
+        return one
+
+    def _rule_check(self, rule: Any):
+        """A closure values -> violated? for one row-level rule."""
         if isinstance(rule, CrossFieldRule):
             expression = parse(rule.expression, self.field_types)
-            return expression.evaluate(values) is False
-        value = values.get(rule.field)
-        dtype = self.spec.fields[rule.field].data_type
+            return lambda values: expression.evaluate(values) is False
+        name = rule.field
+        dtype = self.spec.fields[name].data_type
         if isinstance(rule, RequiredRule):
-            return value is None or (dtype.name == "string" and value == "")
-        if value is None:
-            return False
+            text = dtype.name == "string"
+            return lambda values: values[name] is None or (text and values[name] == "")
         if isinstance(rule, RegexRule):
-            return re.fullmatch(rule.pattern, value, re.DOTALL) is None
+            pattern = re.compile(rule.pattern, re.DOTALL)
+            return lambda values: (
+                values[name] is not None and pattern.fullmatch(values[name]) is None
+            )
         if isinstance(rule, RangeRule):
             low = None if rule.min is None else rule_literal(rule.min, dtype)
             high = None if rule.max is None else rule_literal(rule.max, dtype)
-            return (low is not None and value < low) or (high is not None and value > high)
+
+            def outside(values):
+                value = values[name]
+                if value is None:
+                    return False
+                return (low is not None and value < low) or (high is not None and value > high)
+
+            return outside
         if isinstance(rule, EnumRule):
-            return value not in [rule_literal(v, dtype) for v in rule.values]
+            allowed = [rule_literal(v, dtype) for v in rule.values]
+            return lambda values: values[name] is not None and values[name] not in allowed
         raise TypeError(rule)
 
     # --- all records -------------------------------------------------------------------------

@@ -168,6 +168,26 @@ class WarehouseSession:
         inputs = columns[1:] if len(columns) > 1 else columns
         return keys, list(zip(*inputs, strict=True))
 
+    def batch_inputs(self, sql: str, nodes: list) -> list[tuple[Any, list[tuple]]]:
+        """DuckDB: (keys, input rows) per node from one `Frame.batch_inputs_sql` query."""
+        table = self.conn.sql(sql).to_arrow_table()
+        out = []
+        for index, node in enumerate(nodes):
+            lists = table.column(index).combine_chunks()
+            values = lists.values if lists.null_count == 0 else pa.array([], lists.type.value_type)
+            if node.inputs == [node.key]:
+                out.append((values, [(v,) for v in values.to_pylist()]))
+                continue
+            keys = values.field("k")
+            columns = [values.field(f"i{i}").to_pylist() for i in range(len(node.inputs))]
+            out.append((keys, list(zip(*columns, strict=True)) if columns else []))
+        return out
+
+    def register_placeholder(self, relation: str, key_category: str, value_category: str) -> None:
+        """DuckDB: an empty lookup, so a query can be planned before the node is computed."""
+        key_type = _ARROW_TYPES.get(key_category, pa.string())
+        self.register_lookup(relation, pa.array([], key_type), key_category, [], value_category, [])
+
     def register_lookup(
         self,
         relation: str,

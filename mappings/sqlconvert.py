@@ -22,6 +22,11 @@ from mappings.types import (
     DataType,
 )
 
+# a subset of DATETIME_PATTERN: 2024-01-15T10:30:00(.123)Z with in-range time fields
+PLAIN_UTC_PATTERN = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z"
+)
+
 
 class Ref(Protocol):
     @property
@@ -116,7 +121,14 @@ def _from_text(b: Builder, t: Ref, target: DataType) -> Ref:
 def datetime_from_text(b: Builder, t: Ref) -> Ref:
     """TIMESTAMPTZ (UTC) from ISO 8601 text or epoch milliseconds; NULL when not valid."""
     d = b.dialect
-    m = b.col(d.match_groups(t.ref, DATETIME_PATTERN, 8), t, category="groups")
+    # the shape HubSpot and most APIs send (UTC, 'Z') is cast directly; it parses the same way
+    plain = b.col(d.full_match(t.ref, PLAIN_UTC_PATTERN), t, category="boolean")
+    m = b.col(
+        f"CASE WHEN NOT {plain.ref} THEN {d.match_groups(t.ref, DATETIME_PATTERN, 8)} END",
+        t,
+        plain,
+        category="groups",
+    )
 
     def g(i: int) -> str:
         return d.group_at(m.ref, i)
@@ -142,10 +154,13 @@ def datetime_from_text(b: Builder, t: Ref) -> Ref:
         f"AND ({zulu} OR ({off_hours} <= 23 AND {off_minutes} <= 59))"
     )
     iso = d.minus_minutes(d.try_timestamp(stamp), signed_minutes)
+    plain_stamp = d.try_timestamp(f"replace(replace({t.ref}, 'T', ' '), 'Z', '')")
     naive = b.col(
-        f"CASE WHEN {d.full_match(t.ref, EPOCH_MS_PATTERN)} THEN {d.epoch_ms(t.ref)} "
+        f"CASE WHEN {plain.ref} THEN {plain_stamp} "
+        f"WHEN {d.full_match(t.ref, EPOCH_MS_PATTERN)} THEN {d.epoch_ms(t.ref)} "
         f"WHEN {m.ref} IS NOT NULL AND {parts_ok} THEN {iso} END",
         t,
+        plain,
         m,
         category="naive",
     )

@@ -270,6 +270,13 @@ def parse_json(text: str) -> Any:
     return json.dumps(parsed, ensure_ascii=False, separators=(",", ":"))
 
 
+def json_text(value: Any) -> str:
+    """One spelling of a JSON value for templates: compact, keys sorted (Postgres jsonb
+    reorders keys and psycopg hands back parsed values; DuckDB keeps the text)."""
+    parsed = json.loads(value) if isinstance(value, str) else value
+    return json.dumps(parsed, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
 def _to_json(value: Any, source: str, target: DataType) -> Any:
     if source == "json":
         return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))

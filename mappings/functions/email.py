@@ -6,7 +6,8 @@ one spelling). Empty text is null; an invalid address is a conversion failure.
 
 In SQL, two kinds of input are decided without Python, because email-validator's answer for them
 is certain: plain ASCII dot-atom addresses under a letters-only top-level domain (value:
-lower-cased input) and text without an '@' (failure). Everything else (quoted or unicode local
+lower-cased input) and text that breaks the unquoted address syntax, e.g. without an '@' or
+with '..' (failure). Everything else (quoted or unicode local
 parts, IDNA, odd lengths) goes to Python. The property tests compare both on random input.
 """
 
@@ -25,7 +26,6 @@ LOCAL_PART = r"[A-Za-z0-9_+-]+(\.[A-Za-z0-9_+-]+)*"
 LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 PLAIN_ADDRESS = LOCAL_PART + "@(" + LABEL + r"\.)+[A-Za-z]{2,63}"
 # email-validator refuses these special-use top-level names
-TLD_PREFIX = r"^.*\."
 SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
 
 
@@ -47,22 +47,35 @@ def _python(config: Any, context: FunctionContext):
 def _fast_path(step: SqlStep) -> FastPath:
     b, d = step.builder, step.builder.dialect
     t = b.col(f"NULLIF({d.trim(step.value.ref)}, '')", step.value, category="string")
-    domain = d.replace_first(t.ref, "^[^@]*@", "")
-    tld = "lower(" + d.replace_first(t.ref, TLD_PREFIX, "") + ")"
-    special = ", ".join(f"'{s}'" for s in SPECIAL_USE)
+    lowered = b.col(f"lower({t.ref})", t, category="string")
+    # string functions, not regular expressions, for everything but the address shape
+    special = " OR ".join(f"{lowered.ref} LIKE '%.{name}'" for name in SPECIAL_USE)
     plain = b.col(
         f"({d.full_match(t.ref, PLAIN_ADDRESS)} AND length({t.ref}) <= 254 "
-        f"AND strpos({t.ref}, '@') <= 65 AND strpos({domain}, '--') = 0 "
-        f"AND {tld} NOT IN ({special}))",
+        f"AND strpos({t.ref}, '@') <= 65 "
+        f"AND strpos(substr({t.ref}, strpos({t.ref}, '@')), '--') = 0 AND NOT ({special}))",
+        t,
+        lowered,
+        category="boolean",
+    )
+    # certain failures: no '@'; or, without quotes, '..', a leading/trailing dot, a dot next
+    # to the '@', or a second '@' (the dot-atom syntax allows none of them)
+    after_at = f"substr({t.ref}, strpos({t.ref}, '@') + 1)"
+    broken = b.col(
+        f"(strpos({t.ref}, '@') = 0 OR (strpos({t.ref}, '\"') = 0 AND ("
+        f"strpos({t.ref}, '..') > 0 OR substr({t.ref}, 1, 1) = '.' "
+        f"OR substr({t.ref}, length({t.ref}), 1) = '.' OR strpos({t.ref}, '.@') > 0 "
+        f"OR strpos({t.ref}, '@.') > 0 OR strpos({after_at}, '@') > 0)))",
         t,
         category="boolean",
     )
-    no_at = b.col(f"(strpos({t.ref}, '@') = 0)", t, category="boolean")
     decided = b.col(
-        f"({t.ref} IS NULL OR {no_at.ref} OR {plain.ref})", t, no_at, plain, category="boolean"
+        f"({t.ref} IS NULL OR {broken.ref} OR {plain.ref})", t, broken, plain, category="boolean"
     )
-    value = b.col(f"CASE WHEN {plain.ref} THEN lower({t.ref}) END", t, plain, category="string")
-    failed = b.col(f"coalesce({no_at.ref}, FALSE)", no_at, category="boolean")
+    value = b.col(
+        f"CASE WHEN {plain.ref} THEN {lowered.ref} END", lowered, plain, category="string"
+    )
+    failed = b.col(f"coalesce({broken.ref}, FALSE)", broken, category="boolean")
     return FastPath(decided, value, failed)
 
 

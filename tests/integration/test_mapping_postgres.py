@@ -4,12 +4,13 @@ nothing."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import psycopg
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 
 from destinations.warehouse import Warehouse
 from mappings import MappingEngine, MappingFileError, load_mapping, parse_mapping
@@ -186,8 +187,9 @@ def pg_property_db():
 
 
 @settings(
-    max_examples=60,
+    max_examples=int(os.environ.get("MAPPING_PG_PROPERTY_EXAMPLES", "60")),
     deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
     suppress_health_check=[
         HealthCheck.too_slow,
         HealthCheck.function_scoped_fixture,

@@ -57,6 +57,29 @@ def test_domain_takes_the_host_of_a_url_or_an_email(text, expected):
     assert domain_of(text) == expected
 
 
+def test_domain_in_sql_equals_the_reference(tmp_path):
+    values = [
+        "https://www.Example.com/path?q=1",
+        "HTTP://Example.com",
+        "a@b@c.com/x",
+        "host:",
+        "www.",
+        ".",
+        "www.x.com.",
+        "ftp://user:pw@files.example.net:21/dir",
+        "example.com#top",
+        "ada@Mail.Example.org",
+        " www.acme.co.uk. ",
+        "",
+        None,
+        "a/b?c#d:1",
+        "://x",
+    ]
+    spec = parse_mapping(single_field("[domain]", on_error="null"), "domain.yaml")
+    _, rows, expected = engine_and_reference(tmp_path, spec, *one_column_records(values))
+    assert rows == expected
+
+
 def test_email_normalize_validates_and_lowercases_and_empty_is_null():
     assert normalize_email("  Ada.Lovelace@Example.COM ") == "ada.lovelace@example.com"
     assert normalize_email("no-at-sign") is FAILED

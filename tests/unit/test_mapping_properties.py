@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import HealthCheck, Phase, assume, given, note, settings
 from hypothesis import strategies as st
 
 from destinations.warehouse import Warehouse
@@ -413,6 +413,8 @@ def workspace(tmp_path_factory) -> tuple:
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
+    # the explain phase traces every line and takes minutes on this test
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
     suppress_health_check=[
         HealthCheck.too_slow,
         HealthCheck.data_too_large,

@@ -124,7 +124,11 @@ def normalize(value: Any, category: str | None = None) -> Any:
 def target_rows(
     warehouse: Warehouse, spec: MappingSpec, integration_id: str
 ) -> list[dict[str, Any]]:
-    fields = ", ".join(f'"{n}"' for n in spec.fields)
+    # JSON as text on both warehouses (psycopg would parse jsonb, DuckDB returns text)
+    fields = ", ".join(
+        f'CAST("{n}" AS TEXT) AS "{n}"' if f.type == "json" else f'"{n}"'
+        for n, f in spec.fields.items()
+    )
     sql = (
         f"SELECT _source_id, _source_updated_at, {fields} FROM {spec.target} "
         f"WHERE _source_integration = '{integration_id}' AND _mapping = '{spec.name}'"
