@@ -174,8 +174,9 @@ class _Compiler:
         except ExpressionError as exc:
             raise self.error(where, str(exc)) from None
         refs = {n: self.source(n) for n in expression.names}
-        sql = expression.to_sql(self.dialect, lambda name: refs[name].ref)
-        return self.frame.col(sql, *refs.values(), category="boolean")
+        created: list[Col] = []
+        sql = expression.to_sql(self.dialect, lambda name: refs[name].ref, self.frame, created)
+        return self.frame.col(sql, *refs.values(), *created, category="boolean")
 
     def error(self, where: tuple, message: str) -> MappingCompileError:
         line = self.spec.line_of(*where)
@@ -635,7 +636,7 @@ class _Compiler:
                 raw_bound = getattr(rule, bound)
                 if raw_bound is None:
                     continue
-                literal = d.literal(rule_literal(raw_bound, dtype), _literal_category(dtype))
+                literal = d.literal(rule_literal(raw_bound, dtype), dtype.name)
                 if dtype.name == "string":
                     checks.append(d.compare_strings(value.ref, op, literal))
                 else:
@@ -646,19 +647,13 @@ class _Compiler:
                 category="boolean",
             )
         if isinstance(rule, EnumRule):
-            literals = ", ".join(
-                d.literal(rule_literal(v, dtype), _literal_category(dtype)) for v in rule.values
-            )
+            literals = ", ".join(d.literal(rule_literal(v, dtype), dtype.name) for v in rule.values)
             return frame.col(
                 f"({value.ref} IS NOT NULL AND {value.ref} NOT IN ({literals}))",
                 value,
                 category="boolean",
             )
         raise TypeError(rule)
-
-
-def _literal_category(dtype: DataType) -> str:
-    return dtype.name
 
 
 def convert_default(spec: FieldSpec) -> Any:

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from mappings.sqlconvert import Builder, convert_expression
+from mappings.sqlconvert import convert as convert_sql
 from mappings.sqlgen import Dialect
 from mappings.types import FAILED, NUMERIC, WHITESPACE, DataType, convert
 
@@ -285,8 +287,17 @@ class Expression:
     tree: Node
     names: list[str]
 
-    def to_sql(self, dialect: Dialect, ref: Callable[[str], str]) -> str:
-        return _SqlCompiler(dialect, ref).compile(self.tree)
+    def to_sql(
+        self,
+        dialect: Dialect,
+        ref: Callable[[str], str],
+        builder: Builder | None = None,
+        created: list | None = None,
+    ) -> str:
+        """SQL for the expression. With a `builder` (conditions over source columns, which sit
+        in the first layer), conversions become columns of their own, computed once, and are
+        appended to `created` (the caller's column must depend on them)."""
+        return _SqlCompiler(dialect, ref, builder, created).compile(self.tree)
 
     def evaluate(self, values: Mapping[str, Any]) -> Any:
         return _evaluate(self.tree, values)
@@ -504,10 +515,26 @@ def _call(node: Call, values: Mapping[str, Any]) -> Any:
 # --- SQL -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _SourceLevel:
+    """SQL over first-layer (source) columns, handed to a conversion builder."""
+
+    ref: str
+    layer: int = 0
+
+
 class _SqlCompiler:
-    def __init__(self, dialect: Dialect, ref: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        ref: Callable[[str], str],
+        builder: Builder | None = None,
+        created: list | None = None,
+    ) -> None:
         self.dialect = dialect
         self.ref = ref
+        self.builder = builder
+        self.created = created if created is not None else []
 
     def compile(self, node: Node) -> str:
         d = self.dialect
@@ -534,8 +561,6 @@ class _SqlCompiler:
         raise TypeError(node)
 
     def call(self, node: Call) -> str:
-        from mappings.sqlconvert import convert_expression
-
         d = self.dialect
         args = [self.compile(a) for a in node.args]
         name = node.function
@@ -552,4 +577,9 @@ class _SqlCompiler:
         source = node.args[0].category
         if source == "null":
             return d.null(node.category)
-        return convert_expression(d, args[0], source, CONVERSION_FUNCTIONS[name])
+        target = CONVERSION_FUNCTIONS[name]
+        if self.builder is None:
+            return convert_expression(d, args[0], source, target)
+        value, _failed = convert_sql(self.builder, _SourceLevel(args[0]), source, target)
+        self.created.append(value)
+        return value.ref

@@ -79,7 +79,7 @@ class Frame:
         memo = (sql, category)
         if memo in self._memo:
             return self._memo[memo]
-        layer = 1 + max((d.layer for d in deps if isinstance(d, Col)), default=0)
+        layer = 1 + max((d.layer for d in deps if hasattr(d, "layer")), default=0)
         col = Col(self._name(), layer, category)
         self.layers[layer].append((col, sql))
         self._memo[memo] = col

@@ -9,7 +9,6 @@ created per session.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pyarrow as pa
@@ -227,11 +226,3 @@ class WarehouseSession:
             for relation in self._lookups:
                 self.conn.unregister(relation)
         self._lookups.clear()
-
-
-def relation_name(schema: str, table: str) -> str:
-    return f"{quote(schema)}.{quote(table)}"
-
-
-def safe_identifier(text: str) -> bool:
-    return bool(re.fullmatch(r"[a-z_][a-z0-9_]*", text))
