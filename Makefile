@@ -34,6 +34,7 @@ bench: setup
 	$(BIN)/python -m bench.hubspot_faults
 	$(BIN)/python -m bench.webhook_throughput
 	$(BIN)/python -m bench.webhook_fuzz
+	$(BIN)/python -m bench.mapping_throughput
 	$(BIN)/python -m bench.entity_resolution
 
 lint:

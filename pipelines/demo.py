@@ -113,10 +113,36 @@ def run_demo(*, contacts: int = 5000, mutate: int = 50, echo: Callable[[str], No
         ):
             count = warehouse.query(f"SELECT COUNT(*) FROM {dataset}.{table}")[0][0]
             echo(f"  {dataset}.{table:<20} {count:>8,} rows in the warehouse")
+        _transform_and_dedup(settings, warehouse, integration.id, echo)
         echo(
             'query it: .venv/bin/python -c "import duckdb; print(duckdb.connect('
             f"'{warehouse.duckdb_path}', read_only=True).sql("
-            f"'SELECT * FROM {dataset}.contacts LIMIT 5'))\""
+            f"'SELECT * FROM crm.contacts_golden LIMIT 5'))\""
         )
     finally:
         sandbox.stop()
+
+
+def _transform_and_dedup(settings, warehouse, integration_id: str, echo) -> None:
+    """The shipped canonical mappings, then entity resolution: what the Dagster assets run."""
+    from mappings.dedup import DedupEngine, load_match_rules_dir
+    from mappings.engine import MappingEngine
+    from mappings.spec import load_mappings
+
+    engine = MappingEngine(warehouse, settings)
+    for spec in load_mappings(settings.mappings_dir):
+        result = engine.run(spec, integration_id=integration_id)
+        echo(
+            f"mapping {result.mapping}: {result.rows_in:,} in = {result.rows_out:,} to "
+            f"{result.target_table} + {result.rows_quarantined:,} quarantined + "
+            f"{result.rows_filtered:,} filtered + {result.rows_deduplicated:,} deduplicated "
+            f"({result.seconds:.1f}s)"
+        )
+    dedup = DedupEngine(warehouse)
+    for rules in load_match_rules_dir(settings.mappings_dir / "match_rules"):
+        result = dedup.run(rules)
+        echo(
+            f"dedup {result.model}: {result.records:,} records -> {result.golden_rows:,} golden "
+            f"in {result.golden_table} ({result.multi_record_clusters:,} merged clusters), "
+            f"{result.crosswalk_rows:,} crosswalk rows"
+        )
