@@ -46,8 +46,10 @@ class Clock:
                 self._offset += seconds
 
     def reset(self) -> None:
+        """Back to real time: neither frozen nor offset (a test's `advance` must not leak)."""
         with self._lock:
             self._frozen = None
+            self._offset = 0.0
             self._offset = 0.0
 
 

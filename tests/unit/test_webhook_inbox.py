@@ -334,7 +334,9 @@ def test_the_checkpointer_completes_under_steady_writes_so_the_wal_starts_over(
         for _ in range(3):
             while conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1] < 50:
                 pass  # let the writer fill the WAL (past RESET_FRAMES)
-            completed.append(sqlite_backend.checkpoint(conn, lock))
+            # The inbox's own checkpointer thread may be mid-pass (as another worker's would
+            # be): a round can then miss, but the next one under the lock completes.
+            completed.append(any(sqlite_backend.checkpoint(conn, lock) for _ in range(5)))
     finally:
         stop.set()
         thread.join()
