@@ -49,9 +49,13 @@ def run_demo(*, contacts: int = 5000, mutate: int = 50, echo: Callable[[str], No
     )
     sandbox = start_sandbox_process(config)
     try:
-        os.environ.setdefault("HUBSPOT_CLIENT_ID", config.oauth_client_id)
-        os.environ.setdefault("HUBSPOT_CLIENT_SECRET", config.oauth_client_secret)
-        settings = get_settings()
+        # The sandbox's OAuth app, unless the environment names one; never written to
+        # os.environ, so nothing leaks into a process that runs the demo in-process (tests).
+        settings = get_settings(
+            HUBSPOT_CLIENT_ID=os.environ.get("HUBSPOT_CLIENT_ID") or config.oauth_client_id,
+            HUBSPOT_CLIENT_SECRET=os.environ.get("HUBSPOT_CLIENT_SECRET")
+            or config.oauth_client_secret,
+        )
         registry = IntegrationRegistry.from_settings(settings)
         if any(i.id == DEMO_INTEGRATION_ID for i in registry.list()):
             registry.delete(DEMO_INTEGRATION_ID, actor="demo")

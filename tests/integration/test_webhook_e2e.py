@@ -25,7 +25,10 @@ FAST_RETRY = {"initial_delay_ms": 20, "multiplier": 2.0, "max_delay_ms": 500, "j
 
 @pytest.fixture
 def receiver_url(platform: Platform) -> Iterator[str]:
-    settings = platform.settings.model_copy(update={"WEBHOOK_SECRET": SecretStr(SECRET)})
+    # The fallback secret signs; no app client secret from the environment may take precedence.
+    settings = platform.settings.model_copy(
+        update={"WEBHOOK_SECRET": SecretStr(SECRET), "HUBSPOT_CLIENT_SECRET": None}
+    )
     server = SandboxServer(create_app(settings, registry=platform.registry))
     base_url = server.start()
     try:
