@@ -144,14 +144,23 @@ class HeaderView:
 
     def __init__(self, lines: Iterable[tuple[str, str]]) -> None:
         self._lines: dict[str, list[str]] = {}
+        self._surely_seen: set[str] = set()  # names sent without `_`: every server sees them
         for name, value in lines:
             self._lines.setdefault(normal_name(name), []).append(value)
+            if "_" not in name:
+                self._surely_seen.add(normal_name(name))
 
     def present(self, name: str) -> bool:
         return normal_name(name) in self._lines
 
+    def surely_present(self, name: str) -> bool:
+        return normal_name(name) in self._surely_seen
+
     def names(self) -> list[str]:
         return list(self._lines)
+
+    def surely_seen_names(self) -> list[str]:
+        return list(self._surely_seen)
 
     def candidates(self, name: str) -> set[str]:
         values = self._lines.get(normal_name(name), [])
@@ -224,11 +233,13 @@ class Oracle:
     @staticmethod
     def is_ping(headers: HeaderView, body: bytes) -> bool:
         """Exactly WooCommerce's ping: `webhook_id=<digits>`, form-encoded or untyped, with
-        none of the X-WC-Webhook-* headers and no signature header."""
+        none of the X-WC-Webhook-* headers and no signature header. A header sent with `_` in
+        its name may never reach the app (gunicorn drops it), so only headers every server
+        sees can make a ping-shaped request not a ping."""
         return (
             PING_BODY.fullmatch(body) is not None
-            and not any(n.startswith("x-wc-webhook-") for n in headers.names())
-            and not any(headers.present(n) for n in WORDPRESS_SIGNATURE_HEADERS)
+            and not any(n.startswith("x-wc-webhook-") for n in headers.surely_seen_names())
+            and not any(headers.surely_present(n) for n in WORDPRESS_SIGNATURE_HEADERS)
             and headers.media_type() <= {FORM, ""}
         )
 
