@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from bench.common import fresh_settings, measure_in_child, print_table, temp_root
+from sandbox.hubspot.schema import LIFECYCLE_STAGES
 
 INTEGRATION = "bench"
 SHIPPED = Path(__file__).resolve().parent.parent / "mappings" / "hubspot_contacts.yaml"
@@ -446,16 +447,7 @@ AREA_CODES = [
     985,
     989,
 ]
-STAGES = [
-    "subscriber",
-    "lead",
-    "marketingqualifiedlead",
-    "salesqualifiedlead",
-    "opportunity",
-    "customer",
-    "evangelist",
-    "other",
-]
+STAGES = list(LIFECYCLE_STAGES)  # HubSpot's own lifecycle stages, as the sandbox has them
 CITIES = [
     ("Boston", "MA"),
     ("Austin", "TX"),
