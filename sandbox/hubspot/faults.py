@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -77,19 +77,8 @@ class FaultInjector:
             elif path.startswith(("/_sandbox/", "/oauth/")):
                 return None, 0
             rates = (cfg.rate_5xx, cfg.rate_429, cfg.rate_reset, cfg.rate_malformed)
-            if self._remaining is not None:
-                if self._remaining <= 0:
-                    return None, 0
-                self._remaining -= 1
-                kind = next((k for k, r in zip(KINDS, rates, strict=True) if r > 0), None)
-                return kind, cfg.latency_ms
-            draw = self._rng.random()
-            acc = 0.0
-            for kind, rate in zip(KINDS, rates, strict=True):
-                acc += rate
-                if draw < acc:
-                    return kind, cfg.latency_ms
-            return None, cfg.latency_ms
+            kind, self._remaining, applies = draw_fault(KINDS, rates, self._rng, self._remaining)
+            return kind, cfg.latency_ms if applies else 0
 
     def pick_5xx(self) -> int:
         with self._lock:
@@ -146,3 +135,27 @@ def reset_response() -> Response:
 def malformed_response() -> Response:
     body = orjson.dumps({"results": [{"id": "1", "properties": {"email": "x@example.com"}}]})
     return Response(body[: len(body) // 2], status=200, content_type=JSON_TYPE)
+
+
+def draw_fault(
+    kinds: Sequence[str], rates: Sequence[float], rng: random.Random, remaining: int | None
+) -> tuple[str | None, int | None, bool]:
+    """Which fault the next request gets: (kind or None, the next-N budget left, whether the
+    fault settings apply at all).
+
+    With a next-N budget the first kind with a positive rate applies until the budget is spent
+    (then nothing applies, latency included); without one, one uniform draw over the
+    cumulative rates picks a kind, or none.
+    """
+    if remaining is not None:
+        if remaining <= 0:
+            return None, remaining, False
+        kind = next((k for k, r in zip(kinds, rates, strict=True) if r > 0), None)
+        return kind, remaining - 1, True
+    draw = rng.random()
+    acc = 0.0
+    for kind, rate in zip(kinds, rates, strict=True):
+        acc += rate
+        if draw < acc:
+            return kind, None, True
+    return None, None, True

@@ -13,6 +13,8 @@ import threading
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbox.hubspot.faults import draw_fault
+
 KINDS = ("duplicate", "corrupt_signature", "stale_timestamp")
 
 
@@ -57,16 +59,5 @@ class WebhookFaultInjector:
         with self._lock:
             cfg = self.config
             rates = (cfg.rate_duplicate, cfg.rate_corrupt_signature, cfg.rate_stale_timestamp)
-            if self._remaining is not None:
-                if self._remaining <= 0:
-                    return None, 0
-                self._remaining -= 1
-                kind = next((k for k, r in zip(KINDS, rates, strict=True) if r > 0), None)
-                return kind, cfg.delay_ms
-            draw = self._rng.random()
-            acc = 0.0
-            for kind, rate in zip(KINDS, rates, strict=True):
-                acc += rate
-                if draw < acc:
-                    return kind, cfg.delay_ms
-            return None, cfg.delay_ms
+            kind, self._remaining, applies = draw_fault(KINDS, rates, self._rng, self._remaining)
+            return kind, cfg.delay_ms if applies else 0
