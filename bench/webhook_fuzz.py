@@ -108,8 +108,8 @@ class Outcome:
 
 
 def register(settings) -> None:
+    from inbox import Inbox
     from pipelines.registry import IntegrationRegistry
-    from webhook_receiver.inbox import Inbox
 
     registry = IntegrationRegistry.from_settings(settings)
     for integration in INTEGRATIONS:

@@ -44,8 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def prepare_data_dir(root: Path) -> dict[str, str]:
     """A data directory with one HubSpot integration whose webhook secret is in the vault."""
+    from inbox.store import Inbox
     from pipelines.registry import IntegrationRegistry
-    from webhook_receiver.inbox.store import Inbox
 
     settings = fresh_settings(root)
     registry = IntegrationRegistry.from_settings(settings)

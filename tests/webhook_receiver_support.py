@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 
 from core.clock import clock
 from core.settings import Settings
+from inbox import Inbox
 from pipelines.registry import IntegrationRegistry
 from webhook_receiver.app import create_app
-from webhook_receiver.inbox import Inbox
 from webhook_receiver.verification import (
     github,
     hubspot,

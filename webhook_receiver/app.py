@@ -13,11 +13,11 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from core.settings import Settings, get_settings
+from inbox import Inbox, InboxUnavailable
 from pipelines.registry import IntegrationRegistry
 from webhook_receiver.api_keys import ApiKeyGuard
 from webhook_receiver.blueprints import integrations, oauth, operations, webhooks
 from webhook_receiver.directory import IntegrationDirectory
-from webhook_receiver.inbox import Inbox, InboxUnavailable
 from webhook_receiver.metrics import ReceiverMetrics
 from webhook_receiver.ratelimit import KeyedRateLimiter
 from webhook_receiver.receiver import DeliveryReceiver

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.errors import ValidationError
-from webhook_receiver.inbox import DeadLetter, Inbox
+from inbox import DeadLetter, Inbox
 
 
 def list_dead_letters(

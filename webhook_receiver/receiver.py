@@ -16,9 +16,9 @@ from flask import Request, Response
 
 from core.clock import clock
 from core.settings import Settings
+from inbox import AppendResult, InboundEvent, Inbox, InboxUnavailable
 from webhook_receiver.bodies import read_body, too_large
 from webhook_receiver.directory import DirectoryUnavailable, IntegrationDirectory
-from webhook_receiver.inbox import AppendResult, InboundEvent, Inbox, InboxUnavailable
 from webhook_receiver.metrics import ReceiverMetrics
 from webhook_receiver.parsing import MEDIA_TYPES, PayloadError, parse_delivery
 from webhook_receiver.ratelimit import KeyedRateLimiter, retry_after_header

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from flask import current_app
 
 from core.settings import Settings
+from inbox import Inbox
 from pipelines.registry import IntegrationRegistry
 from webhook_receiver.api_keys import ApiKeyGuard
 from webhook_receiver.directory import IntegrationDirectory
-from webhook_receiver.inbox import Inbox
 from webhook_receiver.metrics import ReceiverMetrics
 from webhook_receiver.ratelimit import KeyedRateLimiter
 from webhook_receiver.receiver import DeliveryReceiver

@@ -13,10 +13,10 @@ from pydantic import SecretStr
 from dagster_project.defs.webhooks.jobs import webhook_events_job
 from dagster_project.defs.webhooks.resources import WebhooksResource
 from dagster_project.defs.webhooks.sensors import build_events_sensor
+from inbox import Inbox
 from sandbox.server import SandboxServer
 from tests.integration.hubspot_support import Platform
 from webhook_receiver.app import create_app
-from webhook_receiver.inbox import Inbox
 
 SECRET = "e2e-webhook-secret"
 # Fast, but with room for a receiver slowed down by a loaded machine (about 4 s in all).

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from webhook_receiver.inbox import Inbox
+from inbox import Inbox
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,7 +20,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from datetime import UTC, datetime
-    from webhook_receiver.inbox import InboundEvent, Inbox
+    from inbox import InboundEvent, Inbox
 
     inbox = Inbox(sys.argv[1])
     i = 0

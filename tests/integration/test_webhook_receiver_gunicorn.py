@@ -20,9 +20,9 @@ import pytest
 
 from core.clock import clock
 from core.settings import Settings
+from inbox import Inbox
 from pipelines.registry import IntegrationRegistry
 from tests.webhook_receiver_support import hubspot_event
-from webhook_receiver.inbox import Inbox
 from webhook_receiver.verification import hubspot
 
 SECRET = "gunicorn-test-secret"

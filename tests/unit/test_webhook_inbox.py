@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.clock import clock
-from webhook_receiver.inbox import AppendResult, InboundEvent, Inbox, InboxUnavailable
+from inbox import AppendResult, InboundEvent, Inbox, InboxUnavailable
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 SCHEDULE = [30.0, 120.0]
@@ -311,7 +311,7 @@ def test_the_checkpointer_completes_under_steady_writes_so_the_wal_starts_over(
     """Without the locked second pass the WAL of a busy inbox grows without bound."""
     import os
 
-    from webhook_receiver.inbox import sqlite as sqlite_backend
+    from inbox import sqlite as sqlite_backend
 
     monkeypatch.setattr(sqlite_backend, "RESET_FRAMES", 10)
     # This test is the only checkpointer: the inbox's background one would race it for frames.

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.clock import clock
-from webhook_receiver.inbox import InboundEvent, Inbox, Requeued
+from inbox import InboundEvent, Inbox, Requeued
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 SCHEDULE = [30.0, 120.0]

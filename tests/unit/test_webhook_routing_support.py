@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core.clock import clock
-from webhook_receiver.inbox import InboundEvent, Inbox, StoredEvent
+from inbox import InboundEvent, Inbox, StoredEvent
 
 HUBSPOT_OBJECT_TYPES = {"contact": "contacts", "company": "companies", "deal": "deals"}
 _event_ids = itertools.count(1_000)

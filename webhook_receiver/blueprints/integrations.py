@@ -11,10 +11,10 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 
 from core.errors import NotFoundError
+from core.events import PayloadError, load_json
 from pipelines.registry import OAUTH_STATE_TTL_S
 from webhook_receiver.blueprints.presenters import integration_json, registry_errors
 from webhook_receiver.bodies import read_body
-from webhook_receiver.parsing.common import PayloadError, load_json
 from webhook_receiver.responses import Refusal, json_response
 from webhook_receiver.services import services
 

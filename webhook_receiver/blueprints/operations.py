@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from webhook_receiver.inbox import InboxUnavailable
+from inbox import InboxUnavailable
 from webhook_receiver.metrics import CONTENT_TYPE
 from webhook_receiver.openapi import openapi_document
 from webhook_receiver.responses import json_response

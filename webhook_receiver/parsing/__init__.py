@@ -6,9 +6,8 @@ raises PayloadError (400/415) for a body the provider would not send.
 
 from __future__ import annotations
 
+from core.events import ParsedEvent, PayloadError, SignedRequest, storable_text
 from webhook_receiver.parsing import github, hubspot, salesforce, wordpress
-from webhook_receiver.parsing.common import ParsedEvent, PayloadError, storable_text
-from webhook_receiver.verification import SignedRequest
 
 __all__ = ["MEDIA_TYPES", "ParsedEvent", "PayloadError", "parse_delivery"]
 

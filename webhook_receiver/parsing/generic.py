@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from webhook_receiver.parsing.common import scalar_id
+from core.events import scalar_id
 
 PLURALS = {
     "post": "posts",

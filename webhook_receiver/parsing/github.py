@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
-from webhook_receiver.parsing.common import (
+from core.events import (
     ParsedEvent,
     PayloadError,
+    SignedRequest,
     load_json,
     require_object,
     scalar_id,
 )
-from webhook_receiver.verification import SignedRequest
 
 # event -> (entity name of our GitHub source, path of the object in the payload, id field)
 OBJECTS: dict[str, tuple[str, str, str]] = {

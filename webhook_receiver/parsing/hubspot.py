@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from webhook_receiver.parsing.common import (
+from core.events import (
     ParsedEvent,
     PayloadError,
     dump_json,

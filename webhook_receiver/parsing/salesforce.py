@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from webhook_receiver.parsing import generic
-from webhook_receiver.parsing.common import (
+from core.events import (
     ParsedEvent,
     PayloadError,
+    SignedRequest,
     body_digest,
     dump_json,
     load_json,
     scalar_id,
 )
-from webhook_receiver.verification import SignedRequest
+from webhook_receiver.parsing import generic
 
 ID_HEADERS = ("X-Salesforce-Delivery-ID", "webhook-id")
 

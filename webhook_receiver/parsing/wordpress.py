@@ -3,8 +3,7 @@ plugin's notifications. One event per request."""
 
 from __future__ import annotations
 
-from webhook_receiver.parsing import generic
-from webhook_receiver.parsing.common import (
+from core.events import (
     ParsedEvent,
     PayloadError,
     body_digest,
@@ -13,6 +12,7 @@ from webhook_receiver.parsing.common import (
     require_object,
     scalar_id,
 )
+from webhook_receiver.parsing import generic
 from webhook_receiver.verification import WOOCOMMERCE_PING, SignedRequest, woocommerce
 
 # Delivery id headers by scheme; without one the body digest is the id.

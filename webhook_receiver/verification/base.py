@@ -1,4 +1,5 @@
-"""What every signature scheme needs: the request as signed, the refusal, constant-time HMAC.
+"""What every signature scheme needs: the request as signed (`core.events.SignedRequest`),
+the refusal, constant-time HMAC.
 
 A scheme module only computes and compares; it never reads Flask, the registry or the clock.
 """
@@ -7,26 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
-from dataclasses import dataclass
 
+from core.events import SignedRequest
 
-@dataclass(frozen=True, slots=True)
-class SignedRequest:
-    """A delivery exactly as it arrived: raw body bytes, never re-serialised.
-
-    `urls` lists the URL the sender may have called: as this server saw it (scheme, Host,
-    raw path and query), then the public one under WEBHOOK_BASE_URL when that differs (a proxy
-    in front). `headers` maps lower-cased names to values.
-    """
-
-    method: str
-    urls: tuple[str, ...]
-    headers: Mapping[str, str]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
+__all__ = ["SignatureError", "SignedRequest", "hmac_sha256", "invalid", "require_header", "same"]
 
 
 class SignatureError(Exception):

@@ -20,7 +20,7 @@ import dagster as dg
 
 from core.clock import clock
 from dagster_project.defs.webhooks.resources import WebhooksResource
-from webhook_receiver.inbox import Inbox, Requeued
+from inbox import Inbox, Requeued
 
 LOST_DISPATCH_SENSOR = "webhook_lost_dispatch_sensor"
 RUN_KEY_TAG = "dagster/run_key"  # the tag Dagster puts on every run a sensor requested

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.clock import clock
-from webhook_receiver.inbox.models import (
+from inbox.models import (
     STATUSES,
     AppendResult,
     DeadLetter,
@@ -28,8 +28,8 @@ from webhook_receiver.inbox.models import (
     Requeued,
     StoredEvent,
 )
-from webhook_receiver.inbox.postgres import PostgresBackend
-from webhook_receiver.inbox.sqlite import SQLiteBackend
+from inbox.postgres import PostgresBackend
+from inbox.sqlite import SQLiteBackend
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,47 @@
-"""Shared pieces of turning a verified body into inbox events: the event shape, the refusal,
-strict JSON, and the fallback delivery id."""
+"""The shapes a webhook event takes on its way from a provider to a Dagster run.
+
+`SignedRequest` is a delivery exactly as it arrived (what verification signs and parsers read);
+`ParsedEvent` is one event a provider's parser found in it; `InboundEvent` is that event as the
+inbox stores it (with provider, integration, safe headers and the verifying scheme) and
+`StoredEvent` is an inbox row as routing and handlers read it. `PayloadError` is a parser's
+refusal; `load_json` / `dump_json` / `storable_text` and the id helpers are what every provider
+parser needs.
+
+Plain data and pure functions only: this module never does I/O, never reads Flask, the clock or
+the registry, and never names a provider.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+# -- a delivery as it arrived -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    """A delivery exactly as it arrived: raw body bytes, never re-serialised.
+
+    `urls` lists the URL the sender may have called: as this server saw it (scheme, Host,
+    raw path and query), then the public one under WEBHOOK_BASE_URL when that differs (a proxy
+    in front). `headers` maps lower-cased names to values.
+    """
+
+    method: str
+    urls: tuple[str, ...]
+    headers: Mapping[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+# -- events found in a delivery -----------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +125,34 @@ def require_object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise PayloadError("invalid_payload", f"{what} must be a JSON object")
     return value
+
+
+# -- events in the inbox ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """One event to store; a batched delivery gives several, most deliveries one."""
+
+    provider: str
+    integration_id: str
+    delivery_id: str  # idempotency key, unique per (provider, integration_id)
+    event_type: str
+    object_type: str | None
+    object_id: str | None
+    payload: bytes  # the event's own JSON
+    headers: dict[str, str]  # safe headers only (no Authorization, Cookie, API keys)
+    verification: str  # the scheme that verified it
+    received_at: datetime  # UTC, from core.clock
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent(InboundEvent):
+    """An inbox row: the event plus its id (the sensor's cursor) and processing state."""
+
+    id: int
+    status: str  # pending | dispatched | processed | failed | dead
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    run_key: str | None

@@ -1,6 +1,6 @@
-"""The durable webhook inbox (see /work/coord/INBOX_CONTRACT.md and docs/webhooks.md)."""
+"""The durable webhook inbox (see docs/webhooks.md)."""
 
-from webhook_receiver.inbox.models import (
+from inbox.models import (
     STATUSES,
     AppendResult,
     DeadLetter,
@@ -9,7 +9,7 @@ from webhook_receiver.inbox.models import (
     Requeued,
     StoredEvent,
 )
-from webhook_receiver.inbox.store import Inbox
+from inbox.store import Inbox
 
 __all__ = [
     "STATUSES",
