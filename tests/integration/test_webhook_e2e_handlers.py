@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from events.handlers import PlatformServices
+from events.routing import EventProcessor, load_routes
 from tests.integration.hubspot_support import Platform
 from tests.unit.test_webhook_routing_support import hubspot_event, sqlite_inbox, store, write_routes
-from webhook_receiver.handlers import PlatformServices
-from webhook_receiver.routing import EventProcessor, load_routes
 
 
 def processor(platform: Platform, tmp_path: Path, routes: str) -> EventProcessor:

@@ -18,10 +18,10 @@ from dagster_project.defs.webhooks.lost_dispatches import (
     build_lost_dispatch_sensor,
 )
 from dagster_project.defs.webhooks.resources import WebhooksResource
+from events.handlers import default_registry
+from inbox import Inbox
 from tests.unit.test_webhook_routing_support import hubspot_event, write_routes
 from tests.unit.test_webhook_sensor import ROUTES, Recorder, changed, evaluate, execute
-from webhook_receiver.handlers import default_registry
-from webhook_receiver.inbox import Inbox
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 HANDLER = "sensor_test_recorder"  # the name ROUTES routes contacts to

@@ -9,20 +9,20 @@ import pytest
 
 from core.errors import ValidationError
 from core.settings import Settings
-from tests.unit.test_webhook_routing_support import (
-    hubspot_event,
-    inbound,
-    sqlite_inbox,
-    store,
-    write_routes,
-)
-from webhook_receiver.routing import (
+from events.routing import (
     DEFAULT_ROUTES_PATH,
     load_routes,
     load_routes_for,
     plan_dispatch,
     routes_path,
     run_key_for,
+)
+from tests.unit.test_webhook_routing_support import (
+    hubspot_event,
+    inbound,
+    sqlite_inbox,
+    store,
+    write_routes,
 )
 
 
@@ -315,4 +315,4 @@ def test_run_key_is_stable_and_changes_with_attempts_and_dispatch_sequence(data_
 
 def test_the_shipped_routes_file_is_the_package_default():
     assert Path(DEFAULT_ROUTES_PATH).name == "routes.yaml"
-    assert DEFAULT_ROUTES_PATH.parent.name == "webhook_receiver"
+    assert DEFAULT_ROUTES_PATH.parent.name == "events"

@@ -15,6 +15,14 @@ import pytest
 from core.clock import clock
 from core.errors import ValidationError
 from destinations.warehouse import Warehouse
+from events.handlers import (
+    ENTRY_POINT_GROUP,
+    HandlerRegistry,
+    PlatformServices,
+    default_registry,
+    webhook_handler,
+)
+from events.routing import EventProcessor, load_routes
 from pipelines.registry import IntegrationRegistry
 from tests.unit.test_webhook_routing_support import (
     hubspot_event,
@@ -23,14 +31,6 @@ from tests.unit.test_webhook_routing_support import (
     store,
     write_routes,
 )
-from webhook_receiver.handlers import (
-    ENTRY_POINT_GROUP,
-    HandlerRegistry,
-    PlatformServices,
-    default_registry,
-    webhook_handler,
-)
-from webhook_receiver.routing import EventProcessor, load_routes
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "webhook_routing.md"

@@ -23,9 +23,9 @@ from dagster_project.defs.webhooks.sensors import (
     build_events_sensor,
     build_run_status_sensors,
 )
+from events.handlers import default_registry
+from inbox import Inbox
 from tests.unit.test_webhook_routing_support import hubspot_event, inbound, write_routes
-from webhook_receiver.handlers import default_registry
-from webhook_receiver.inbox import Inbox
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 HANDLER = "sensor_test_recorder"

@@ -10,9 +10,9 @@ import logging
 import dagster as dg
 
 from core.settings import Settings, get_settings
-from webhook_receiver.handlers import PlatformServices
-from webhook_receiver.inbox import Inbox
-from webhook_receiver.routing import EventProcessor, RouteTable, load_routes_for
+from events.handlers import PlatformServices
+from events.routing import EventProcessor, RouteTable, load_routes_for
+from inbox import Inbox
 
 
 class WebhooksResource(dg.ConfigurableResource):

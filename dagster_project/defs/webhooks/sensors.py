@@ -21,7 +21,7 @@ import dagster as dg
 from core.clock import clock
 from dagster_project.defs.webhooks.jobs import events_of_run, events_run_config
 from dagster_project.defs.webhooks.resources import WebhooksResource
-from webhook_receiver.routing import EventProcessor, plan_dispatch, run_key_for
+from events.routing import EventProcessor, plan_dispatch, run_key_for
 
 EVENTS_SENSOR = "webhook_events_sensor"
 FAILURE_SENSOR = "webhook_run_failure_sensor"

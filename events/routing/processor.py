@@ -13,19 +13,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from webhook_receiver.handlers.context import HandlerContext, PlatformServices
-from webhook_receiver.routing.plan import (
+from events.handlers.context import HandlerContext, PlatformServices
+from events.routing.plan import (
     DispatchPlan,
     EventBatch,
     plan_dispatch,
     unrouted_reason,
 )
-from webhook_receiver.routing.routes import RouteTable
+from events.routing.routes import RouteTable
 
 if TYPE_CHECKING:
-    from webhook_receiver.handlers.registry import HandlerRegistry
-    from webhook_receiver.inbox.models import StoredEvent
-    from webhook_receiver.inbox.store import Inbox
+    from core.events import StoredEvent
+    from events.handlers.registry import HandlerRegistry
+    from inbox.store import Inbox
 
 MAX_REASON_CHARS = 2000
 
@@ -64,7 +64,7 @@ class EventProcessor:
         handlers: HandlerRegistry | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
-        from webhook_receiver.handlers import default_registry
+        from events.handlers import default_registry
 
         self.inbox = inbox
         self.routes = routes

@@ -4,10 +4,10 @@ join (`@webhook_handler("name")` or the `integration_platform.webhook_handlers` 
 Importing this package registers the built-ins; it never runs a handler by itself.
 """
 
-from webhook_receiver.handlers import apply as _apply  # noqa: F401 - registers "apply"
-from webhook_receiver.handlers import extract as _extract  # noqa: F401 - registers "extract"
-from webhook_receiver.handlers.context import HandlerContext, PlatformServices
-from webhook_receiver.handlers.registry import (
+from events.handlers import apply as _apply  # noqa: F401 - registers "apply"
+from events.handlers import extract as _extract  # noqa: F401 - registers "extract"
+from events.handlers.context import HandlerContext, PlatformServices
+from events.handlers.registry import (
     ENTRY_POINT_GROUP,
     Handler,
     HandlerRegistry,

@@ -1,20 +1,20 @@
 """Webhook routing: declarative routes (provider, event type) -> action, grouping of ready
 inbox events into batches, and the processor that runs batches through their handlers."""
 
-from webhook_receiver.routing.loader import (
+from events.routing.loader import (
     DEFAULT_ROUTES_PATH,
     load_routes,
     load_routes_for,
     routes_path,
 )
-from webhook_receiver.routing.plan import (
+from events.routing.plan import (
     DispatchPlan,
     EventBatch,
     plan_dispatch,
     run_key_for,
 )
-from webhook_receiver.routing.processor import BatchOutcome, EventProcessor
-from webhook_receiver.routing.routes import ExtractOptions, Route, RouteMatch, RouteTable
+from events.routing.processor import BatchOutcome, EventProcessor
+from events.routing.routes import ExtractOptions, Route, RouteMatch, RouteTable
 
 __all__ = [
     "DEFAULT_ROUTES_PATH",

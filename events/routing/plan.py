@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from webhook_receiver.routing.routes import RouteMatch, RouteTable
+from events.routing.routes import RouteMatch, RouteTable
 
 if TYPE_CHECKING:
-    from webhook_receiver.inbox.models import StoredEvent
+    from core.events import StoredEvent
 
 # One run processes at most this many events (a HubSpot batch read takes 100 ids a request).
 MAX_EVENTS_PER_BATCH = 1000

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from core.errors import ValidationError
 
 if TYPE_CHECKING:
-    from webhook_receiver.handlers.context import HandlerContext
-    from webhook_receiver.inbox.models import StoredEvent
+    from core.events import StoredEvent
+    from events.handlers.context import HandlerContext
 
 ENTRY_POINT_GROUP = "integration_platform.webhook_handlers"
 

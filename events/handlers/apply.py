@@ -25,13 +25,13 @@ import orjson
 
 from core.errors import ValidationError
 from destinations.warehouse import Warehouse, dataset_name
+from events.handlers.context import HandlerContext
+from events.handlers.extract import extract_ids, require_entity, require_integration
+from events.handlers.registry import webhook_handler
 from sources.hubspot.entities import ENTITIES
-from webhook_receiver.handlers.context import HandlerContext
-from webhook_receiver.handlers.extract import extract_ids, require_entity, require_integration
-from webhook_receiver.handlers.registry import webhook_handler
 
 if TYPE_CHECKING:
-    from webhook_receiver.inbox.models import StoredEvent
+    from core.events import StoredEvent
 
 NUMERIC_ID = re.compile(r"^[0-9]{1,20}$")
 

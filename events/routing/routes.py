@@ -17,7 +17,7 @@ from pydantic import ValidationError as PydanticValidationError
 Provider = Literal["hubspot", "salesforce", "wordpress", "github", "*"]
 Action = Literal["extract", "apply", "ignore", "handler"]
 
-# Built-in actions that run through a handler of the same name (see webhook_receiver.handlers).
+# Built-in actions that run through a handler of the same name (see events.handlers).
 BUILTIN_HANDLERS = ("extract", "apply")
 # Event types `apply` knows how to write straight into the raw HubSpot tables.
 APPLY_EVENT_SUFFIXES = (".propertyChange", ".deletion", ".privacyDeletion")

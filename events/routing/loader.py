@@ -1,6 +1,6 @@
 """Read a routes file into a `RouteTable`; every error names the file, the line and the field.
 
-The default routes ship beside this package (`webhook_receiver/routes.yaml`);
+The default routes ship beside this package (`events/routes.yaml`);
 `WEBHOOK_ROUTES_PATH` replaces them. Loading imports the file's `handler_modules` (so their
 `@webhook_handler` decorators run) and checks that every named handler exists, so a typo fails
 when the sensor or job starts, not when the first event arrives.
@@ -18,10 +18,10 @@ from pydantic import ValidationError as PydanticValidationError
 
 from core.errors import ValidationError
 from core.settings import Settings
-from webhook_receiver.routing.routes import RoutesFile, RouteTable
+from events.routing.routes import RoutesFile, RouteTable
 
 if TYPE_CHECKING:
-    from webhook_receiver.handlers.registry import HandlerRegistry
+    from events.handlers.registry import HandlerRegistry
 
 DEFAULT_ROUTES_PATH = Path(__file__).resolve().parent.parent / "routes.yaml"
 HINT = "see docs/webhook_routing.md for the routes file format"
@@ -40,7 +40,7 @@ def load_routes_for(settings: Settings, handlers: HandlerRegistry | None = None)
 
 def load_routes(path: Path, *, handlers: HandlerRegistry | None = None) -> RouteTable:
     """Parse and validate `path`; raise `ValidationError` naming file, line and field."""
-    from webhook_receiver.handlers.registry import default_registry
+    from events.handlers.registry import default_registry
 
     path = Path(path)
     try:

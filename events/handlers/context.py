@@ -16,9 +16,9 @@ from core.settings import Settings
 
 if TYPE_CHECKING:
     from destinations.warehouse import Warehouse
+    from events.routing.routes import Route
     from pipelines.registry import IntegrationRegistry
     from pipelines.runner import SyncRunner
-    from webhook_receiver.routing.routes import Route
 
 
 @dataclass

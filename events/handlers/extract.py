@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ValidationError
-from webhook_receiver.handlers.context import HandlerContext
-from webhook_receiver.handlers.registry import webhook_handler
+from events.handlers.context import HandlerContext
+from events.handlers.registry import webhook_handler
 
 if TYPE_CHECKING:
-    from webhook_receiver.inbox.models import StoredEvent
+    from core.events import StoredEvent
 
 
 def require_entity(context: HandlerContext) -> str:
@@ -62,7 +62,7 @@ def extract_entity(context: HandlerContext, entity: str) -> dict[str, Any]:
 
 def extract_ids(context: HandlerContext, entity: str, ids: Sequence[str]) -> dict[str, Any]:
     """Read exactly these HubSpot records by id and merge them into the raw tables."""
-    from webhook_receiver.handlers.hubspot_records import fetch_records
+    from events.handlers.hubspot_records import fetch_records
 
     report = fetch_records(context.runner, context.integration_id, entity, ids)
     if report.missing:
