@@ -21,6 +21,7 @@ import pkgutil
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from core.errors import ValidationError
 
 if TYPE_CHECKING:
+    from core.events import StoredEvent
     from core.settings import Settings
     from sources.common.http import RetryPolicy
 
@@ -191,6 +193,59 @@ class SourceRequest:
 # -- webhooks -----------------------------------------------------------------------------------
 
 
+# What an `apply` does to one raw row (see `ApplyRules`).
+APPLY_SET = "set"  # one property column takes the event's value (if the row is not newer)
+APPLY_ARCHIVE = "archive"  # the row is marked archived (if the row is not newer)
+APPLY_ERASE = "erase"  # archived and every property column erased, whatever the row's age
+
+
+@dataclass(frozen=True)
+class RawChange:
+    """One event's change to one raw row, as a provider's apply rules read it from the payload."""
+
+    event_id: int
+    object_id: str
+    kind: str  # APPLY_SET | APPLY_ARCHIVE | APPLY_ERASE
+    occurred_at: datetime
+    property_name: str | None = None  # APPLY_SET only
+    value: str | None = None  # APPLY_SET only
+
+
+@dataclass(frozen=True)
+class ApplyRules:
+    """A provider's rules for writing an event straight into its raw table (`action: apply`).
+
+    The generic writer (`events/handlers/apply.py`) owns the SQL and the ordering guard; raw
+    tables of an entity that takes `apply` carry `id`, `updated_at`, `archived`, `archived_at`.
+
+    - `event_suffixes`: an apply route may only name event types ending with one of these.
+    - `change(event)`: the `RawChange` a stored event describes, or None when its payload does
+      not say enough (the named record is then read by id instead).
+    - `valid_id(object_id)`: an id the writer may use (only such ids ever reach SQL text).
+    - `property_prefix`: raw columns holding the record's properties are `<prefix><name>`;
+      `APPLY_ERASE` nulls every one of them.
+    - `modification_property(entity)`: the property every `APPLY_SET` also moves to the event's
+      time (the entity's own modification stamp), or None; `timestamp_text` spells that time.
+    """
+
+    event_suffixes: tuple[str, ...]
+    change: Callable[[StoredEvent], RawChange | None]
+    valid_id: Callable[[str], bool]
+    property_prefix: str = ""
+    modification_property: Callable[[str], str | None] = lambda entity: None
+    timestamp_text: Callable[[datetime], str] = lambda moment: moment.isoformat()
+
+    def property_column(self, name: str) -> str:
+        return f"{self.property_prefix}{name}"
+
+    def is_property_column(self, column: str) -> bool:
+        return column.startswith(self.property_prefix) if self.property_prefix else False
+
+    def accepts(self, event_pattern: str) -> bool:
+        """True when an apply route may name this event type (or pattern)."""
+        return event_pattern.endswith(self.event_suffixes)
+
+
 @dataclass(frozen=True)
 class WebhookSpec:
     """How a provider's webhook deliveries are verified, parsed and understood.
@@ -203,7 +258,8 @@ class WebhookSpec:
     - `entity_for(object_type)`: the entity an event's object type names (None: unknown).
     - `secret_kinds`: vault kinds tried for the verification secret, in order, before the
       deployment's fallbacks (`fallback_secret_settings`, then WEBHOOK_SECRET).
-    - `apply`: the provider's rules for writing an event straight into a raw table, or None.
+    - `apply`: the provider's `ApplyRules` for writing an event straight into a raw table, or
+      None (then routes may not use `action: apply`).
     - `openapi`: headers, request body and component schemas for the OpenAPI document.
     """
 
@@ -213,7 +269,7 @@ class WebhookSpec:
     entity_for: Callable[[str | None], str | None] = lambda object_type: None
     secret_kinds: tuple[str, ...] = ("webhook_secret",)
     fallback_secret_settings: tuple[str, ...] = ()
-    apply: Any = None
+    apply: ApplyRules | None = None
     openapi: Mapping[str, Any] = field(default_factory=dict)
 
 
