@@ -1,93 +1,56 @@
-"""The built-in `apply` action: write a HubSpot change straight into the raw table, no API call.
+"""The built-in `apply` action: write an event's change straight into the raw table, no API call.
 
-Only where the event carries the whole change and the result cannot go backwards:
+Only for providers whose webhook spec declares `ApplyRules` (`sources/provider.py`), and only
+where the event carries the whole change and the result cannot go backwards. The rules say what
+each event does to its row (`set` one property column, `archive`, or `erase`: archive and null
+every property column) and how the row's columns are named; this module owns the SQL.
 
-- `*.propertyChange` sets `properties__<name>` on the row by id;
-- `*.deletion` marks the row archived (HubSpot's delete is an archive, restorable);
-- `*.privacyDeletion` (GDPR) marks it archived and erases every property value.
-
-Each write moves `updated_at` (and, for a property change, the entity's modification property,
-e.g. `properties__lastmodifieddate`) to the event's `occurredAt` and only happens if the row is not
-newer than the event (webhooks arrive out of order), so an old event never overwrites newer
-data; a stale event is a no-op. Anything this cannot do safely (no row yet, an unknown column,
-a payload without the fields) falls back to the by-id fetch of those objects.
+Each `set` and `archive` moves `updated_at` (and, for a `set`, the entity's modification
+property) to the event's time and only happens if the row is not newer than the event (webhooks
+arrive out of order), so an old event never overwrites newer data; a stale event is a no-op. An
+`erase` happens whatever the row's age: personal data must go. Anything this cannot do safely
+(no row yet, an unknown column, a payload without the fields) falls back to the by-id fetch of
+those objects. This module never names a provider.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from core.errors import ValidationError
 from destinations.warehouse import Warehouse, dataset_name
 from events.handlers.context import HandlerContext
 from events.handlers.extract import extract_ids, require_entity, require_integration
 from events.handlers.registry import webhook_handler
-from sources.hubspot.entities import ENTITIES
+from events.providers import apply_rules_of, providers_with_apply
+from sources.provider import (
+    APPLY_ARCHIVE,
+    APPLY_ERASE,
+    APPLY_SET,
+    ApplyRules,
+    RawChange,
+)
 
 if TYPE_CHECKING:
     from core.events import StoredEvent
 
-NUMERIC_ID = re.compile(r"^[0-9]{1,20}$")
-
-
-@dataclass(frozen=True)
-class Change:
-    """One event's change, parsed from its HubSpot payload."""
-
-    event_id: int
-    object_id: str
-    kind: str  # propertyChange | deletion | privacyDeletion
-    occurred_at: datetime
-    property_name: str | None = None
-    value: str | None = None
-
-
-def parse_change(event: StoredEvent) -> Change | None:
-    """The change an event describes, or None when its payload does not say enough."""
-    kind = event.event_type.rsplit(".", 1)[-1]
-    if kind not in ("propertyChange", "deletion", "privacyDeletion"):
-        return None
-    try:
-        body = orjson.loads(event.payload)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(body, dict):
-        return None
-    object_id = str(body.get("objectId") or event.object_id or "")
-    occurred = body.get("occurredAt")
-    if not NUMERIC_ID.match(object_id) or not isinstance(occurred, int | float):
-        return None
-    change = Change(
-        event_id=event.id,
-        object_id=object_id,
-        kind=kind,
-        occurred_at=datetime.fromtimestamp(occurred / 1000, tz=UTC),
-    )
-    if kind == "propertyChange":
-        name = body.get("propertyName")
-        value = body.get("propertyValue")
-        if (
-            not isinstance(name, str)
-            or not name
-            or (value is not None and not isinstance(value, str))
-        ):
-            return None
-        return Change(**{**change.__dict__, "property_name": name, "value": value})
-    return change
-
 
 class RawTableWriter:
-    """Reads and writes one integration's raw HubSpot table with guarded statements."""
+    """Reads and writes one integration's raw table of one entity with guarded statements."""
 
-    def __init__(self, warehouse: Warehouse, integration_id: str, entity: str) -> None:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        provider: str,
+        integration_id: str,
+        entity: str,
+        rules: ApplyRules,
+    ) -> None:
         self.warehouse = warehouse
-        self.schema = dataset_name("hubspot", integration_id)
+        self.rules = rules
+        self.schema = dataset_name(provider, integration_id)
         self.table = f"{self.schema}.{entity}"
         self.entity = entity
         self.marker = "?" if warehouse.kind == "duckdb" else "%s"
@@ -100,8 +63,8 @@ class RawTableWriter:
         return {r[0] for r in rows}
 
     def updated_at(self, ids: Sequence[str]) -> dict[str, datetime | None]:
-        """Current `updated_at` per existing id (ids are checked numeric before they get here)."""
-        id_list = ", ".join(f"'{i}'" for i in ids if NUMERIC_ID.match(i))
+        """Current `updated_at` per existing id (only ids the rules call valid reach the SQL)."""
+        id_list = ", ".join(f"'{i}'" for i in ids if self.rules.valid_id(i))
         if not id_list:
             return {}
         rows = self.warehouse.query(
@@ -111,32 +74,34 @@ class RawTableWriter:
 
     def statement(
         self,
-        change: Change,
+        change: RawChange,
         property_columns: list[str],
         column: str | None,
-        lastmod_column: str | None = None,
-    ):
+        modification_column: str | None = None,
+    ) -> tuple[str, list[Any]]:
         m = self.marker
         at = change.occurred_at
-        if change.kind == "propertyChange":
-            # HubSpot moves the record's modification property with every change; so do we.
+        if change.kind == APPLY_SET:
+            # The provider moves the record's modification property with every change; so do we.
             lastmod = ""
             values: list[Any] = [change.value]
-            if lastmod_column and lastmod_column != column:
-                lastmod = f', "{lastmod_column}" = {m}'
-                values.append(hubspot_iso(at))
+            if modification_column and modification_column != column:
+                lastmod = f', "{modification_column}" = {m}'
+                values.append(self.rules.timestamp_text(at))
             return (
                 f'UPDATE {self.table} SET "{column}" = {m}{lastmod}, updated_at = {m} '
                 f"WHERE id = {m} AND (updated_at IS NULL OR updated_at <= {m})",
                 [*values, at, change.object_id, at],
             )
-        if change.kind == "deletion":
+        if change.kind == APPLY_ARCHIVE:
             return (
                 f"UPDATE {self.table} SET archived = TRUE, archived_at = {m}, updated_at = {m} "
                 f"WHERE id = {m} AND (updated_at IS NULL OR updated_at <= {m})",
                 [at, at, change.object_id, at],
             )
-        # privacyDeletion: erase unconditionally; personal data must go whatever its age.
+        if change.kind != APPLY_ERASE:
+            raise ValidationError(f"apply rules gave an unknown change kind {change.kind!r}")
+        # Erase unconditionally: personal data must go whatever its age.
         erase = "".join(f', "{c}" = NULL' for c in property_columns)
         return (
             f"UPDATE {self.table} SET archived = TRUE, archived_at = {m}{erase} WHERE id = {m}",
@@ -144,46 +109,51 @@ class RawTableWriter:
         )
 
 
-def hubspot_iso(moment: datetime) -> str:
-    """HubSpot's timestamp text: UTC, milliseconds, `Z`."""
-    utc = moment.astimezone(UTC)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
-
-
 def _newer_or_equal(at: datetime, current: datetime | None) -> bool:
     return current is None or at >= current
 
 
+def _require_rules(context: HandlerContext, entity: str) -> ApplyRules:
+    found = apply_rules_of(context.provider)
+    if found is None:
+        raise ValidationError(
+            f"action: apply is only available for {', '.join(providers_with_apply()) or 'no'} "
+            "events",
+            provider=context.provider,
+        )
+    provider, rules = found
+    if entity not in provider.entities:
+        raise ValidationError(
+            f"apply cannot write {provider.title} {entity}: not an extracted entity",
+            provider=provider.name,
+            integration_id=context.integration_id,
+            hint=f"choose from {', '.join(provider.entities)}",
+        )
+    return rules
+
+
 @webhook_handler("apply")
 def apply(events: Sequence[StoredEvent], context: HandlerContext) -> dict[str, Any]:
-    if context.provider != "hubspot":
-        raise ValidationError(
-            "action: apply is only available for hubspot events", provider=context.provider
-        )
     entity = require_entity(context)
-    if entity not in ENTITIES:
-        raise ValidationError(
-            f"apply cannot write HubSpot {entity}: not an extracted entity",
-            provider="hubspot",
-            integration_id=context.integration_id,
-            hint=f"choose from {', '.join(ENTITIES)}",
-        )
+    rules = _require_rules(context, entity)
     require_integration(context)
-    changes: list[Change] = []
+    changes: list[RawChange] = []
     fallback: set[str] = set()
     for event in events:
-        change = parse_change(event)
+        change = rules.change(event)
         if change is not None:
             changes.append(change)
-        elif event.object_id and NUMERIC_ID.match(event.object_id):
+        elif event.object_id and rules.valid_id(event.object_id):
             fallback.add(event.object_id)
         else:
             raise ValidationError(
                 f"event {event.id} ({event.event_type}) carries no usable object id",
-                provider="hubspot",
+                provider=context.provider,
                 integration_id=context.integration_id,
             )
-    writer = RawTableWriter(context.warehouse, context.integration_id, entity)
+    writer = RawTableWriter(
+        context.warehouse, context.provider, context.integration_id, entity, rules
+    )
     applied = stale = 0
     with context.warehouse.writer_lock():
         columns = writer.columns() if changes else set()
@@ -191,10 +161,11 @@ def apply(events: Sequence[StoredEvent], context: HandlerContext) -> dict[str, A
             # No table yet (no initial sync): the by-id fetch creates the rows instead.
             fallback.update(c.object_id for c in changes)
             changes = []
-        property_columns = sorted(c for c in columns if c.startswith("properties__"))
-        lastmod_column = f"properties__{ENTITIES[entity].lastmod_property}"
-        if lastmod_column not in columns:
-            lastmod_column = None
+        property_columns = sorted(c for c in columns if rules.is_property_column(c))
+        modification = rules.modification_property(entity)
+        modification_column = rules.property_column(modification) if modification else None
+        if modification_column not in columns:
+            modification_column = None
         current = writer.updated_at(sorted({c.object_id for c in changes}))
         statements = []
         for change in sorted(changes, key=lambda c: (c.occurred_at, c.event_id)):
@@ -204,18 +175,20 @@ def apply(events: Sequence[StoredEvent], context: HandlerContext) -> dict[str, A
                 fallback.add(change.object_id)
                 continue
             column = None
-            if change.kind == "propertyChange":
-                column = f"properties__{change.property_name}"
-                if column not in columns:
+            if change.kind == APPLY_SET:
+                column = rules.property_column(change.property_name or "")
+                if not change.property_name or column not in columns:
                     fallback.add(change.object_id)
                     continue
-            if change.kind != "privacyDeletion" and not _newer_or_equal(
+            if change.kind != APPLY_ERASE and not _newer_or_equal(
                 change.occurred_at, current[change.object_id]
             ):
                 stale += 1
                 continue
-            statements.append(writer.statement(change, property_columns, column, lastmod_column))
-            if change.kind != "privacyDeletion":
+            statements.append(
+                writer.statement(change, property_columns, column, modification_column)
+            )
+            if change.kind != APPLY_ERASE:
                 current[change.object_id] = change.occurred_at
             applied += 1
         if statements:

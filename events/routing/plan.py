@@ -1,7 +1,7 @@
 """Group ready inbox events into batches that one run each can process.
 
-A batch shares an integration, a matched route and an entity, so a HubSpot burst of contact
-changes becomes one targeted fetch, not a run per event. Events a route ignores and events no
+A batch shares an integration, a matched route and an entity, so a burst of changes to one
+entity becomes one targeted fetch, not a run per event. Events a route ignores and events no
 route matches are set apart: they need no run. Pure functions: no I/O here.
 """
 
@@ -12,12 +12,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from events.providers import entity_of
 from events.routing.routes import RouteMatch, RouteTable
 
 if TYPE_CHECKING:
     from core.events import StoredEvent
 
-# One run processes at most this many events (a HubSpot batch read takes 100 ids a request).
+# One run processes at most this many events (a by-id read fetches them in a few requests).
 MAX_EVENTS_PER_BATCH = 1000
 
 
@@ -65,7 +66,7 @@ def plan_dispatch(
         if match.route.action == "ignore":
             plan.ignored.append(event)
             continue
-        entity = match.route.entity or event.object_type
+        entity = match.route.entity or entity_of(event.provider, event.object_type)
         key = (event.integration_id, event.provider, match.index, entity)
         grouped.setdefault(key, []).append(event)
         matches[match.index] = match

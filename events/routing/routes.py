@@ -14,20 +14,26 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
-Provider = Literal["hubspot", "salesforce", "wordpress", "github", "*"]
+from events.providers import (
+    ANY_PROVIDER,
+    apply_rules_of,
+    provider_named,
+    provider_names,
+    providers_with_apply,
+)
+
 Action = Literal["extract", "apply", "ignore", "handler"]
 
 # Built-in actions that run through a handler of the same name (see events.handlers).
 BUILTIN_HANDLERS = ("extract", "apply")
-# Event types `apply` knows how to write straight into the raw HubSpot tables.
-APPLY_EVENT_SUFFIXES = (".propertyChange", ".deletion", ".privacyDeletion")
 
 
 class ExtractOptions(BaseModel):
     """Options of `action: extract`.
 
-    `by_id`: for HubSpot, read exactly the objects the events name (batch read) instead of an
-    incremental sync of the entity; `max_ids`: above this many ids, run the incremental sync.
+    `by_id`: where the provider's entity can be read by id, read exactly the objects the events
+    name instead of an incremental sync of the entity; `max_ids`: above this many ids, run the
+    incremental sync.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -39,20 +45,29 @@ class ExtractOptions(BaseModel):
 class Route(BaseModel):
     """One line of the routes file.
 
-    `event` holds shell-style patterns (`contact.*`, `order.updated`); `entity` names the
-    warehouse entity the event concerns (defaults to the event's own object type); `handler`
+    `provider` is a registered provider's name (or `*` for every provider); `event` holds
+    shell-style patterns (`contact.*`, `order.updated`); `entity` names the warehouse entity
+    the event concerns (defaults to the entity the event's object type names); `handler`
     names a custom handler and implies `action: handler`; `options` is passed to the handler.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,80}$")
-    provider: Provider
+    provider: str
     event: list[str] = Field(min_length=1)
     action: Action | None = None
     handler: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,80}$")
     entity: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,62}$")
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("provider")
+    @classmethod
+    def _registered_provider(cls, value: str) -> str:
+        if value != ANY_PROVIDER and provider_named(value) is None:
+            known = ", ".join(f"'{n}'" for n in [*provider_names(), ANY_PROVIDER])
+            raise ValueError(f"unknown provider {value!r}; choose from {known}")
+        return value
 
     @field_validator("event", mode="before")
     @classmethod
@@ -92,23 +107,32 @@ class Route(BaseModel):
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])
                 raise ValueError(f"options.{where}: {first['msg']}") from None
-        if self.provider == "hubspot" and self.entity is not None:
-            from sources.hubspot.entities import ENTITIES
-
-            if self.entity not in ENTITIES:
-                raise ValueError(
-                    f"unknown HubSpot entity {self.entity!r}; choose from {sorted(ENTITIES)}"
-                )
+        self._check_entity()
         return self
 
+    def _check_entity(self) -> None:
+        """A named entity must be one of the provider's, when the provider declares any."""
+        provider = provider_named(self.provider)
+        if self.entity is None or provider is None or not provider.entities:
+            return
+        if self.entity not in provider.entities:
+            raise ValueError(
+                f"unknown {provider.title} entity {self.entity!r}; "
+                f"choose from {sorted(provider.entities)}"
+            )
+
     def _check_apply(self) -> None:
-        """`apply` writes the warehouse directly, so only where the event says everything."""
-        if self.provider != "hubspot":
-            raise ValueError("action: apply is only available for hubspot events")
-        bad = [p for p in self.event if not p.endswith(APPLY_EVENT_SUFFIXES)]
+        """`apply` writes the warehouse directly, so only where the provider's apply rules say
+        the event carries everything."""
+        found = apply_rules_of(self.provider)
+        if found is None:
+            able = ", ".join(providers_with_apply()) or "no provider's"
+            raise ValueError(f"action: apply is only available for {able} events")
+        rules = found[1]
+        bad = [p for p in self.event if not rules.accepts(p)]
         if bad:
             raise ValueError(
-                f"action: apply only handles {', '.join(APPLY_EVENT_SUFFIXES)} events, "
+                f"action: apply only handles {', '.join(rules.event_suffixes)} events, "
                 f"not {', '.join(bad)}"
             )
         if self.options:
@@ -126,7 +150,7 @@ class Route(BaseModel):
         return self.handler if self.action == "handler" else self.action
 
     def matches(self, provider: str, event_type: str) -> bool:
-        if self.provider not in ("*", provider):
+        if self.provider not in (ANY_PROVIDER, provider):
             return False
         return any(fnmatchcase(event_type, pattern) for pattern in self.event)
 
