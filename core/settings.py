@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     GITHUB_CLIENT_ID: str | None = None
     GITHUB_CLIENT_SECRET: SecretStr | None = None
     WEBHOOK_SECRET: SecretStr | None = None
+    # Provider base URLs may name local hosts (127.0.0.1, localhost, plain http to them): on
+    # for the sandbox, tests, benchmarks and the demo only (sources/common/hosts.py).
+    ALLOW_LOCAL_PROVIDER_HOSTS: bool = False
     WEBHOOK_BASE_URL: str = "http://127.0.0.1:8000"
 
     # Where everything the platform writes lives: warehouse file, dlt state, Dagster home.

@@ -95,6 +95,11 @@ def _build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("rate_limit_wait_s", sa.Float, nullable=False, default=0.0),
         sa.Column("error", sa.Text, nullable=True),
         sa.Column("load_ids", sa.JSON, nullable=False),
+        sa.Column("provider", sa.Text, nullable=True),
+        # Host and pid of the process running it: a `running` row whose process is gone is
+        # marked `abandoned` when a runner starts (pipelines/run_log.py).
+        sa.Column("runner_host", sa.Text, nullable=True),
+        sa.Column("runner_pid", sa.Integer, nullable=True),
     )
     # One row per lock name; Postgres serializes on `SELECT ... FOR UPDATE` of it.
     locks = sa.Table("control_locks", md, sa.Column("name", sa.Text, primary_key=True))
@@ -141,6 +146,22 @@ class ControlDatabase:
 
     def create_all(self) -> None:
         self.metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Additive schema changes for databases created by an older release (nullable only)."""
+        inspector = sa.inspect(self.engine)
+        for table in self.metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            missing = [c for c in table.columns if c.name not in present and c.nullable]
+            if not missing:
+                continue
+            with self.engine.begin() as conn:
+                for column in missing:
+                    kind = column.type.compile(dialect=self.engine.dialect)
+                    conn.execute(
+                        sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+                    )
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -12,13 +12,14 @@ from typing import Protocol
 from core.errors import AuthenticationError, IntegrationError
 from pipelines.audit import AuditLog
 from pipelines.vault import CredentialVault
+from sources.common.oauth import OAuthClient
 from sources.common.tokens import TokenSet
-from sources.hubspot.auth import HubSpotOAuth
 
 log = logging.getLogger(__name__)
 
 OAUTH_TOKEN = "oauth_token"
-PRIVATE_APP_TOKEN = "private_app_token"
+# Vault kind of a pasted token when the provider names none (`AuthSpec.static_token_field`).
+STATIC_TOKEN = "static_token"
 
 
 class AccessTokenProvider(Protocol):
@@ -28,11 +29,20 @@ class AccessTokenProvider(Protocol):
 
 
 class StaticTokenProvider:
-    """A token that never changes (HubSpot private app / service tokens)."""
+    """A token that never changes (a private-app token, a personal access token)."""
 
-    def __init__(self, token: str, *, integration_id: str | None = None) -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        integration_id: str | None = None,
+        provider: str | None = None,
+        label: str = "static token",
+    ) -> None:
         self._token = token
         self._integration_id = integration_id
+        self._provider = provider
+        self._label = label
 
     def __repr__(self) -> str:
         return f"StaticTokenProvider(integration_id={self._integration_id!r})"
@@ -42,8 +52,8 @@ class StaticTokenProvider:
 
     def force_refresh(self) -> str:
         raise AuthenticationError(
-            "private app token rejected",
-            provider="hubspot",
+            f"{self._label} rejected",
+            provider=self._provider,
             integration_id=self._integration_id,
             hint="the token was revoked or lacks scopes; set a new one with integrations set-token",
         )
@@ -56,11 +66,12 @@ class OAuthTokenProvider:
         self,
         integration_id: str,
         vault: CredentialVault,
-        oauth: HubSpotOAuth,
+        oauth: OAuthClient,
         audit: AuditLog,
         skew_seconds: float = 300,
     ) -> None:
         self.integration_id = integration_id
+        self.provider = oauth.provider
         self._vault = vault
         self._oauth = oauth
         self._audit = audit
@@ -89,7 +100,7 @@ class OAuthTokenProvider:
         if value is None:
             raise AuthenticationError(
                 "no OAuth token stored for this integration",
-                provider="hubspot",
+                provider=self.provider,
                 integration_id=self.integration_id,
                 hint="authorize it first (integrations auth-url, then callback)",
             )
@@ -105,7 +116,7 @@ class OAuthTokenProvider:
                 if current.refresh_token is None:
                     raise AuthenticationError(
                         "the stored OAuth token has no refresh token",
-                        provider="hubspot",
+                        provider=self.provider,
                         integration_id=self.integration_id,
                         hint="authorize the integration again",
                     )

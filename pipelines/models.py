@@ -10,9 +10,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-IntegrationType = Literal["hubspot", "salesforce", "wordpress", "github"]
+# A registered provider's name; validated against the provider registry, not a fixed list.
+IntegrationType = str
 IntegrationStatus = Literal["pending_auth", "active", "error", "disabled"]
-RunStatus = Literal["running", "success", "failed"]
+# `abandoned`: left `running` by a process that is gone (marked on the next runner start).
+RunStatus = Literal["running", "success", "failed", "abandoned"]
 
 
 def from_epoch(seconds: float | None) -> datetime | None:
@@ -52,6 +54,10 @@ class SyncRun(BaseModel):
     rate_limit_wait_s: float = 0.0
     error: str | None = None
     load_ids: list[str] = Field(default_factory=list)
+    provider: str | None = None
+    # The process that ran it, so a run whose process is gone can be marked abandoned.
+    runner_host: str | None = None
+    runner_pid: int | None = None
 
 
 class AuditEntry(BaseModel):

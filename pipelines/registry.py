@@ -1,8 +1,12 @@
-"""The integration registry: create, authorize, inspect and retire integrations.
+"""The integration registry: create, authorize, inspect and retire integrations of any provider.
 
-Every operation is audited with its actor. Secrets go only into the vault (encrypted before the
-first write); config, audit details, logs and errors never carry one. OAuth callbacks are bound
-to a single-use, ten-minute state with a PKCE verifier kept encrypted until the exchange.
+Every operation is audited with its actor. The provider comes from the provider registry
+(`sources/provider.py`) by the integration's type; this module names none. Config is split by
+the provider's schema: secret fields (and credential-looking keys, whatever their spelling or
+nesting) go only into the vault (encrypted before the first write); the plain rest is validated
+by the schema and its URLs by the provider's host policy. Config, audit details, logs and errors
+never carry a secret. OAuth callbacks are bound to a single-use, ten-minute state with a PKCE
+verifier kept encrypted until the exchange.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import hashlib
 import logging
 import re
 import secrets
+from collections.abc import Mapping
 from typing import Any, get_args
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,20 +29,18 @@ from pipelines.audit import AuditLog
 from pipelines.control_db import ControlDatabase
 from pipelines.credentials import (
     OAUTH_TOKEN,
-    PRIVATE_APP_TOKEN,
+    STATIC_TOKEN,
     AccessTokenProvider,
     OAuthTokenProvider,
     StaticTokenProvider,
 )
-from pipelines.models import (
-    Integration,
-    IntegrationStatus,
-    IntegrationType,
-    from_epoch,
-)
+from pipelines.models import Integration, IntegrationStatus, from_epoch
 from pipelines.vault import CredentialVault
+from sources.common.hosts import check_config_hosts, normalise_key
+from sources.common.oauth import OAuthClient, pkce_pair
 from sources.common.tokens import TokenSet
-from sources.hubspot.auth import DEFAULT_SCOPES, HubSpotOAuth, pkce_pair
+from sources.provider import OAUTH_CODE, Provider, ProviderRegistry, providers, secret_fields
+from sources.provider import STATIC_TOKEN as STATIC_TOKEN_FLOW
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,9 @@ SECRET_CONFIG_KEYS = frozenset(
         "webhook_secret",
     }
 )
+# Normalised key endings that always mean a credential, whatever the provider.
+SECRET_KEY_SUFFIXES = ("_secret", "_token", "_password", "_private_key", "_api_key")
+SECRET_KEY_NAMES = frozenset({"secret", "token", "private_key", "passphrase"})
 
 
 def state_digest(state: str) -> str:
@@ -65,12 +71,18 @@ class IntegrationRegistry:
     """The one place integrations and their credentials are created, changed and removed."""
 
     def __init__(
-        self, db: ControlDatabase, vault: CredentialVault, audit: AuditLog, settings: Settings
+        self,
+        db: ControlDatabase,
+        vault: CredentialVault,
+        audit: AuditLog,
+        settings: Settings,
+        provider_registry: ProviderRegistry | None = None,
     ) -> None:
         self.db = db
         self.vault = vault
         self.audit = audit
         self.settings = settings
+        self.providers = provider_registry or providers
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IntegrationRegistry:
@@ -88,24 +100,25 @@ class IntegrationRegistry:
         *,
         organization_id: str,
         user_id: str,
-        type: IntegrationType,
+        type: str,
         name: str,
         config: dict[str, Any] | None = None,
         integration_id: str | None = None,
         actor: str = "system",
     ) -> Integration:
-        if type not in get_args(IntegrationType):
+        if not isinstance(type, str) or type not in self.providers:
             raise ValidationError(
                 f"unknown integration type {type!r}",
-                hint=f"one of {', '.join(get_args(IntegrationType))}",
+                hint=f"one of {', '.join(self.providers.names()) or '(none registered)'}",
             )
+        provider = self.providers.get(type)
         integration_id = integration_id or f"{type}-{secrets.token_hex(6)}"
         if not INTEGRATION_ID.match(integration_id):
             raise ValidationError(
                 f"invalid integration id {integration_id!r}",
                 hint="use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit",
             )
-        plain_config, secret_config = _split_secrets(config or {})
+        plain_config, secret_config = self._checked_config(provider, config or {})
         now = clock.time()
         try:
             with self.db.begin() as conn:
@@ -181,8 +194,8 @@ class IntegrationRegistry:
     def update_config(
         self, integration_id: str, config: dict[str, Any], actor: str = "system"
     ) -> Integration:
-        self.get(integration_id)
-        plain_config, secret_config = _split_secrets(config)
+        integration = self.get(integration_id)
+        plain_config, secret_config = self._checked_config(self.provider(integration), config)
         with self.db.begin() as conn:
             self._update(conn, integration_id, config=plain_config)
             self._store_secret_config(integration_id, secret_config)
@@ -216,6 +229,40 @@ class IntegrationRegistry:
             )
         return self.get(integration_id)
 
+    # -- providers and config ------------------------------------------------------------
+
+    def provider(self, integration: Integration) -> Provider:
+        """The provider of an integration (a clear error if it is no longer registered)."""
+        try:
+            return self.providers.get(integration.type)
+        except ValidationError as exc:
+            exc.provider = integration.type
+            exc.integration_id = integration.id
+            raise
+
+    def check_hosts(self, provider: Provider, config: Mapping[str, Any]) -> None:
+        """The config's URL fields against the provider's host policy (a 400 if refused)."""
+        check_config_hosts(
+            config,
+            provider.hosts,
+            allow_local=self.settings.ALLOW_LOCAL_PROVIDER_HOSTS,
+            provider=provider.name,
+            title=provider.title,
+        )
+
+    def _checked_config(
+        self, provider: Provider, config: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(plain, secret): secrets split out by schema, the plain rest validated and policed."""
+        if not isinstance(config, Mapping):
+            raise ValidationError("config must be an object", provider=provider.name)
+        plain, secret = split_secrets(config, secret_names(provider))
+        # A config key may never overwrite the stored OAuth token set.
+        secret = {(f"config.{k}" if k == OAUTH_TOKEN else k): v for k, v in secret.items()}
+        provider.parse_config(plain)
+        self.check_hosts(provider, plain)
+        return plain, secret
+
     # -- credentials ------------------------------------------------------------------------
 
     def authorization_url(
@@ -227,9 +274,8 @@ class IntegrationRegistry:
         scopes: list[str] | None = None,
     ) -> str:
         integration = self.get(integration_id)
-        _require_hubspot(integration)
         oauth = self.oauth_client(integration)
-        scopes = list(scopes or integration.config.get("scopes") or DEFAULT_SCOPES)
+        scopes = list(scopes or integration.config.get("scopes") or oauth.endpoints.default_scopes)
         state = generate_token(43)
         verifier, _challenge = pkce_pair()
         digest = state_digest(state)
@@ -265,28 +311,31 @@ class IntegrationRegistry:
     ) -> Integration:
         pending = self._consume_state(state, actor)
         integration_id = pending["integration_id"]
+        provider_name: str | None = None
         try:
+            integration = self.get(integration_id)
+            provider_name = integration.type
+            title = self.provider(integration).title
             if pending["expires_at"] <= clock.time():
                 raise AuthenticationError(
                     "the OAuth state has expired",
-                    provider="hubspot",
+                    provider=provider_name,
                     integration_id=integration_id,
                     hint="authorization must finish within 10 minutes; request a new auth URL",
                 )
             if error:
                 raise AuthenticationError(
-                    f"HubSpot refused the authorization: {error[:100]}",
-                    provider="hubspot",
+                    f"{title} refused the authorization: {error[:100]}",
+                    provider=provider_name,
                     integration_id=integration_id,
                     hint="the user declined or the app is misconfigured; request a new auth URL",
                 )
             if not code:
                 raise AuthenticationError(
                     "the OAuth callback carries no code",
-                    provider="hubspot",
+                    provider=provider_name,
                     integration_id=integration_id,
                 )
-            integration = self.get(integration_id)
             verifier = self.vault.unseal(
                 _state_binding(pending["state"]), pending["code_verifier_ciphertext"]
             )
@@ -295,6 +344,7 @@ class IntegrationRegistry:
             )
         except IntegrationError as exc:
             exc.integration_id = exc.integration_id or integration_id
+            exc.provider = exc.provider or provider_name
             self.audit.record(
                 "oauth.callback_failed",
                 actor=actor,
@@ -316,40 +366,62 @@ class IntegrationRegistry:
         if not state:
             raise AuthenticationError(
                 "the redirected URL carries no state parameter",
-                provider="hubspot",
                 hint="paste the full URL the browser landed on after authorizing",
             )
         return self.complete_callback(
             state=state, code=param("code"), error=param("error"), actor=actor
         )
 
-    def set_private_app_token(
+    def set_static_token(
         self, integration_id: str, token: str, actor: str = "system"
     ) -> Integration:
+        """Store a pasted token (private-app token, personal access token) and activate."""
         integration = self.get(integration_id)
+        provider = self.provider(integration)
+        if STATIC_TOKEN_FLOW not in provider.auth.flows:
+            raise ValidationError(
+                f"{provider.title} integrations do not take a pasted token",
+                provider=integration.type,
+                integration_id=integration_id,
+                hint=f"{provider.title} supports: {', '.join(provider.auth.flows) or 'no auth'}",
+            )
         token = token.strip()
         if not token:
-            raise ValidationError("the token is empty", integration_id=integration_id)
+            raise ValidationError(
+                f"the {provider.title} token is empty",
+                provider=integration.type,
+                integration_id=integration_id,
+            )
+        kind = static_token_kind(provider)
         with self.db.begin() as conn:
-            self.vault.put(integration_id, PRIVATE_APP_TOKEN, {"access_token": token})
+            self.vault.put(integration_id, kind, {"access_token": token})
             self.vault.delete(integration_id, OAUTH_TOKEN)
             self._update(conn, integration_id, status="active")
             self.audit.record(
-                "credentials.private_app_token_set",
+                f"credentials.{kind}_set",
                 actor=actor,
                 integration_id=integration_id,
                 details={"type": integration.type, "status": "active"},
             )
         return self.get(integration_id)
 
+    # The CLI's and the tests' name for it (HubSpot calls its pasted token a private-app token).
+    set_private_app_token = set_static_token
+
     def token_provider(self, integration_id: str) -> AccessTokenProvider:
         integration = self.get(integration_id)
+        provider = self.provider(integration)
         kinds = self.vault.kinds(integration_id)
-        if PRIVATE_APP_TOKEN in kinds:
-            value = self.vault.get(integration_id, PRIVATE_APP_TOKEN) or {}
-            return StaticTokenProvider(value["access_token"], integration_id=integration_id)
+        kind = static_token_kind(provider)
+        if STATIC_TOKEN_FLOW in provider.auth.flows and kind in kinds:
+            value = self.vault.get(integration_id, kind) or {}
+            return StaticTokenProvider(
+                value.get("access_token") or value.get("value") or "",
+                integration_id=integration_id,
+                provider=integration.type,
+                label=kind.replace("_", " "),
+            )
         if OAUTH_TOKEN in kinds:
-            _require_hubspot(integration)
             return OAuthTokenProvider(
                 integration_id, self.vault, self.oauth_client(integration), self.audit
             )
@@ -360,29 +432,45 @@ class IntegrationRegistry:
             hint="authorize it (integrations auth-url) or set a token (integrations set-token)",
         )
 
-    def oauth_client(self, integration: Integration) -> HubSpotOAuth:
+    def oauth_client(self, integration: Integration) -> OAuthClient:
+        """The OAuth client of the integration's provider and app; its URLs pass host policy."""
+        provider = self.provider(integration)
+        auth = provider.auth
+        if OAUTH_CODE not in auth.flows or auth.oauth_endpoints is None:
+            raise ValidationError(
+                f"OAuth for {integration.type} integrations is not available",
+                provider=integration.type,
+                integration_id=integration.id,
+                hint=f"{provider.title} supports: {', '.join(auth.flows) or 'no auth'}",
+            )
         config = integration.config
-        client_id = config.get("client_id") or self.settings.HUBSPOT_CLIENT_ID
+        # Config stored before the host policy existed is checked again before any exchange.
+        self.check_hosts(provider, config)
+        client_id = config.get("client_id") or _setting(self.settings, auth.client_id_setting)
         stored = self.vault.get(integration.id, "client_secret")
         if stored is not None:
             client_secret: str | None = stored["value"]
-        elif self.settings.HUBSPOT_CLIENT_SECRET is not None:
-            client_secret = self.settings.HUBSPOT_CLIENT_SECRET.get_secret_value()
         else:
-            client_secret = None
+            client_secret = _setting(self.settings, auth.client_secret_setting)
         if not client_id or not client_secret:
-            raise AuthenticationError(
-                "no HubSpot OAuth app configured",
-                provider="hubspot",
-                integration_id=integration.id,
-                hint="set HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET, or client_id/client_secret "
-                "in the integration's config",
+            settings_names = " and ".join(
+                n for n in (auth.client_id_setting, auth.client_secret_setting) if n
             )
-        return HubSpotOAuth(
+            raise AuthenticationError(
+                f"no {provider.title} OAuth app configured",
+                provider=integration.type,
+                integration_id=integration.id,
+                hint=(f"set {settings_names}, or " if settings_names else "set ")
+                + "client_id/client_secret in the integration's config",
+            )
+        endpoints = auth.oauth_endpoints(provider.parse_config(config), self.settings)
+        return OAuthClient(
+            endpoints,
             client_id,
             client_secret,
-            api_base=config.get("api_base") or self.settings.HUBSPOT_API_BASE,
-            auth_base=config.get("auth_base") or self.settings.HUBSPOT_AUTH_BASE,
+            provider=provider.name,
+            title=provider.title,
+            integration_id=integration.id,
         )
 
     def rotate_keys(self, actor: str = "system") -> int:
@@ -407,21 +495,21 @@ class IntegrationRegistry:
         if row is None:
             raise AuthenticationError(
                 "unknown or already used OAuth state",
-                provider="hubspot",
                 hint="each authorization URL works once; request a new one with auth-url",
             )
         return dict(row._mapping)
 
     def _store_token_set(self, integration_id: str, token_set: TokenSet, actor: str) -> Integration:
+        static_kind = static_token_kind(self.provider(self.get(integration_id)))
         with self.db.begin() as conn:
             self.vault.put(integration_id, OAUTH_TOKEN, token_set.to_vault())
-            self.vault.delete(integration_id, PRIVATE_APP_TOKEN)
+            self.vault.delete(integration_id, static_kind)
             self._update(conn, integration_id, status="active")
             self.audit.record(
                 "oauth.callback_completed",
                 actor=actor,
                 integration_id=integration_id,
-                details={"hub_id": token_set.hub_id, "scopes": token_set.scopes},
+                details={"account": token_set.extra, "scopes": token_set.scopes},
             )
         log.info("integration %s authorized", integration_id)
         return self.get(integration_id)
@@ -438,23 +526,85 @@ class IntegrationRegistry:
         )
 
 
-def _split_secrets(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    plain = {k: v for k, v in config.items() if k not in SECRET_CONFIG_KEYS}
-    secret = {k: v for k, v in config.items() if k in SECRET_CONFIG_KEYS and v}
+def static_token_kind(provider: Provider) -> str:
+    """The vault kind a provider's pasted token is stored under."""
+    return provider.auth.static_token_field or STATIC_TOKEN
+
+
+def secret_names(provider: Provider) -> frozenset[str]:
+    """Normalised names that are secrets for this provider: its schema's secret fields at any
+    depth, and the generic credential keys."""
+    return frozenset({normalise_key(n) for n in _schema_secret_names(provider.config_schema)}) | {
+        normalise_key(k) for k in SECRET_CONFIG_KEYS
+    }
+
+
+def _schema_secret_names(schema: Any) -> set[str]:
+    names = set(secret_fields(schema))
+    for info in schema.model_fields.values():
+        for nested in _models_in(info.annotation):
+            names |= _schema_secret_names(nested)
+    return names
+
+
+def _models_in(annotation: Any) -> list[Any]:
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in getattr(annotation, "__args__", ()) or () for m in _models_in(arg)]
+
+
+def is_secret_key(key: str, names: frozenset[str]) -> bool:
+    """A config key is a secret when its normalised spelling names one or looks like one."""
+    norm = normalise_key(key)
+    return norm in names or norm in SECRET_KEY_NAMES or norm.endswith(SECRET_KEY_SUFFIXES)
+
+
+def split_secrets(
+    config: Mapping[str, Any], names: frozenset[str], prefix: str = ""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(plain, secret): secret keys at any depth leave the config; the vault kind is the
+    normalised dotted path (`client_secret`, `auth.private_key`). Empty secrets are dropped."""
+    plain: dict[str, Any] = {}
+    secret: dict[str, Any] = {}
+    for key, value in config.items():
+        path = f"{prefix}{normalise_key(key)}"
+        if is_secret_key(str(key), names):
+            if value not in (None, "", {}, []):
+                secret[path] = value
+        elif isinstance(value, Mapping):
+            inner_plain, inner_secret = split_secrets(value, names, prefix=f"{path}.")
+            plain[key] = inner_plain
+            secret.update(inner_secret)
+        elif isinstance(value, list):
+            items = []
+            for index, item in enumerate(value):
+                if isinstance(item, Mapping):
+                    inner_plain, inner_secret = split_secrets(
+                        item, names, prefix=f"{path}.{index}."
+                    )
+                    items.append(inner_plain)
+                    secret.update(inner_secret)
+                else:
+                    items.append(item)
+            plain[key] = items
+        else:
+            plain[key] = value
     return plain, secret
+
+
+def _setting(settings: Settings, name: str | None) -> str | None:
+    if not name:
+        return None
+    value = getattr(settings, name, None)
+    if value is None:
+        return None
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
 
 
 def _state_binding(digest: str) -> str:
     return f"oauth_states/{digest}"
-
-
-def _require_hubspot(integration: Integration) -> None:
-    if integration.type != "hubspot":
-        raise ValidationError(
-            f"OAuth for {integration.type} integrations is not implemented here",
-            provider=integration.type,
-            integration_id=integration.id,
-        )
 
 
 def _integration(row: Any) -> Integration:

@@ -6,6 +6,10 @@ come from the error taxonomy, which carries none).
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import threading
 import uuid
 from typing import Any, Literal
 
@@ -17,6 +21,28 @@ from pipelines.control_db import ControlDatabase
 from pipelines.models import SyncRun, from_epoch
 
 MAX_ERROR_CHARS = 4000
+ABANDONED_ERROR = "abandoned: the process running it ({where}) ended before the run finished"
+
+log = logging.getLogger(__name__)
+_swept: set[str] = set()
+_swept_lock = threading.Lock()
+
+
+def this_host() -> str:
+    return socket.gethostname()
+
+
+def process_alive(pid: int) -> bool:
+    """True when a process with this id exists on this host (it may belong to another user)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class SyncRunLog:
@@ -25,7 +51,9 @@ class SyncRunLog:
     def __init__(self, db: ControlDatabase) -> None:
         self._db = db
 
-    def start(self, integration_id: str, mode: str, entities: list[str]) -> str:
+    def start(
+        self, integration_id: str, mode: str, entities: list[str], provider: str | None = None
+    ) -> str:
         run_id = uuid.uuid4().hex
         with self._db.begin() as conn:
             conn.execute(
@@ -41,15 +69,62 @@ class SyncRunLog:
                     rate_limit_waits=0,
                     rate_limit_wait_s=0.0,
                     load_ids=[],
+                    provider=provider,
+                    runner_host=this_host(),
+                    runner_pid=os.getpid(),
                 )
             )
         return run_id
+
+    def mark_abandoned(self) -> list[str]:
+        """Runs left `running` by a process of this host that is gone become `abandoned`.
+
+        Rows of other hosts are left alone (their liveness cannot be seen from here); rows
+        without a recorded process predate process tracking and are abandoned too.
+        """
+        t = self._db.sync_runs
+        host = this_host()
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(t.c.id, t.c.runner_host, t.c.runner_pid).where(t.c.status == "running")
+            ).all()
+        gone = [
+            (row.id, row.runner_host, row.runner_pid)
+            for row in rows
+            if row.runner_pid is None
+            or (row.runner_host == host and not process_alive(int(row.runner_pid)))
+        ]
+        now = clock.time()
+        for run_id, runner_host, runner_pid in gone:
+            where = f"pid {runner_pid} on {runner_host}" if runner_pid else "unrecorded"
+            with self._db.begin() as conn:
+                conn.execute(
+                    sa.update(t)
+                    .where(t.c.id == run_id, t.c.status == "running")
+                    .values(
+                        status="abandoned",
+                        finished_at=now,
+                        error=ABANDONED_ERROR.format(where=where),
+                    )
+                )
+        if gone:
+            log.warning("marked %d sync run(s) abandoned: %s", len(gone), [g[0] for g in gone])
+        return [g[0] for g in gone]
+
+    def mark_abandoned_once(self) -> list[str]:
+        """`mark_abandoned`, at most once per process and control database."""
+        key = self._db.url
+        with _swept_lock:
+            if key in _swept:
+                return []
+            _swept.add(key)
+        return self.mark_abandoned()
 
     def finish(
         self,
         run_id: str,
         *,
-        status: Literal["success", "failed"],
+        status: Literal["success", "failed", "abandoned"],
         rows_loaded: dict[str, int],
         requests: int,
         rate_limit_waits: int,

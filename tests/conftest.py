@@ -16,6 +16,11 @@ from cryptography.fernet import Fernet
 
 from core.settings import Settings
 
+# Tests run providers against local sandboxes and fake endpoints (127.0.0.1, plain http): the
+# host policy admits local hosts only when the deployment says so. Set before any Settings exist,
+# so spawned processes inherit it too. Tests of the refusal pass ALLOW_LOCAL_PROVIDER_HOSTS=False.
+os.environ.setdefault("ALLOW_LOCAL_PROVIDER_HOSTS", "true")
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

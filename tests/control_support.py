@@ -154,6 +154,21 @@ class FakeTokenEndpoint:
         return Handler
 
 
+def hubspot_oauth(
+    client_id: str, client_secret: str, api_base: str, auth_base: str, **kw: Any
+) -> Any:
+    """The generic OAuth client driven by HubSpot's endpoints for these bases."""
+    from core.settings import Settings
+    from sources.common.oauth import OAuthClient
+    from sources.hubspot import PROVIDER
+
+    config = PROVIDER.config_schema(api_base=api_base, auth_base=auth_base)
+    endpoints = PROVIDER.auth.oauth_endpoints(config, Settings(_env_file=None))
+    return OAuthClient(
+        endpoints, client_id, client_secret, provider=PROVIDER.name, title=PROVIDER.title, **kw
+    )
+
+
 def refresh_worker(
     db_url: str, keys: list[str], integration_id: str, api_base: str, start: Any, results: Any
 ) -> None:
@@ -161,11 +176,10 @@ def refresh_worker(
     from pipelines.audit import AuditLog
     from pipelines.credentials import OAuthTokenProvider
     from pipelines.vault import CredentialVault
-    from sources.hubspot.auth import HubSpotOAuth
 
     db = ControlDatabase(db_url)
     vault = CredentialVault(db, keys)
-    oauth = HubSpotOAuth("client-id", "client-secret", api_base=api_base, auth_base=api_base)
+    oauth = hubspot_oauth("client-id", "client-secret", api_base=api_base, auth_base=api_base)
     provider = OAuthTokenProvider(integration_id, vault, oauth, AuditLog(db))
     start.wait(30)
     try:

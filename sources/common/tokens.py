@@ -1,20 +1,25 @@
 """OAuth token sets: what a provider's token endpoint returns and what the vault keeps.
 
-Lives in `sources/common` because provider auth modules build them; the vault (in `pipelines/`)
-stores them encrypted. Never log or repr a token set's secret fields.
+Lives in `sources/common` because the generic OAuth client (`sources/common/oauth.py`) builds
+them; the vault (in `pipelines/`) stores them encrypted. Never log or repr a token set's secret
+fields.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from core.clock import clock
 
 
 class TokenSet(BaseModel):
-    """An OAuth token set as the vault keeps it; `expires_at` is epoch seconds."""
+    """An OAuth token set as the vault keeps it; `expires_at` is epoch seconds.
+
+    `extra` keeps the provider-specific fields of the token response the provider asked for
+    (`OAuthEndpoints.extra_token_fields`: HubSpot's `hub_id`, Salesforce's `instance_url`).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -23,7 +28,23 @@ class TokenSet(BaseModel):
     expires_at: float | None = None
     token_type: str = "bearer"
     scopes: list[str] = Field(default_factory=list)
-    hub_id: int | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_fields(cls, value: Any) -> Any:
+        """Vault rows written before `extra` existed kept `hub_id` at the top level."""
+        if isinstance(value, dict) and "hub_id" in value:
+            value = dict(value)
+            hub_id = value.pop("hub_id")
+            if hub_id is not None:
+                value["extra"] = {"hub_id": hub_id, **(value.get("extra") or {})}
+        return value
+
+    @property
+    def hub_id(self) -> Any:
+        """HubSpot's portal id from `extra` (kept readable for callers that name it)."""
+        return self.extra.get("hub_id")
 
     def expires_within(self, seconds: float) -> bool:
         """True when the access token is (or within `seconds` will be) expired."""
@@ -37,7 +58,7 @@ class TokenSet(BaseModel):
             "expires_at": self.expires_at,
             "token_type": self.token_type,
             "scopes": list(self.scopes),
-            "hub_id": self.hub_id,
+            "extra": dict(self.extra),
         }
 
     @classmethod

@@ -1,4 +1,4 @@
-"""HubSpotOAuth against a local token endpoint: URL shape, PKCE, exchange, refresh, errors."""
+"""The generic OAuth client on HubSpot's endpoints against a local token endpoint: URL shape, PKCE, exchange, refresh, errors."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from core.clock import clock
 from core.errors import AuthenticationError, MalformedResponseError, ProviderError
-from sources.hubspot.auth import DEFAULT_SCOPES, HubSpotOAuth, pkce_pair
-from tests.control_support import FakeTokenEndpoint
+from sources.common.oauth import pkce_pair
+from sources.hubspot.auth import DEFAULT_SCOPES
+from tests.control_support import FakeTokenEndpoint, hubspot_oauth
 
 # RFC 7636 appendix B, as recorded in /work/shared/vectors/signatures.json.
 RFC7636_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
@@ -27,7 +28,7 @@ def endpoint():
 
 @pytest.fixture
 def oauth(endpoint):
-    return HubSpotOAuth(
+    return hubspot_oauth(
         "client-id",
         "client-secret",
         api_base=endpoint.base_url,
@@ -45,7 +46,7 @@ def frozen_clock():
 
 def test_pkce_matches_the_rfc7636_vector():
     assert create_s256_code_challenge(RFC7636_VERIFIER) == RFC7636_CHALLENGE
-    oauth = HubSpotOAuth("id", "secret", "https://api.hubapi.com", "https://app.hubspot.com")
+    oauth = hubspot_oauth("id", "secret", "https://api.hubapi.com", "https://app.hubspot.com")
     url = oauth.authorization_url(REDIRECT, ["crm.objects.contacts.read"], "st", RFC7636_VERIFIER)
     assert parse_qs(urlsplit(url).query)["code_challenge"] == [RFC7636_CHALLENGE]
 
@@ -110,7 +111,7 @@ def test_bad_auth_code_is_a_clear_authentication_error(oauth, endpoint):
 
 
 def test_wrong_client_secret_points_at_the_setting(endpoint):
-    oauth = HubSpotOAuth("client-id", "wrong-secret-value", endpoint.base_url, endpoint.base_url)
+    oauth = hubspot_oauth("client-id", "wrong-secret-value", endpoint.base_url, endpoint.base_url)
     with pytest.raises(AuthenticationError, match="BAD_CLIENT_SECRET") as err:
         oauth.refresh(endpoint.issue_refresh_token())
     assert "HUBSPOT_CLIENT_SECRET" in err.value.hint
@@ -149,12 +150,12 @@ def test_timeouts_are_retried():
             200, json={"access_token": "a", "refresh_token": "r", "expires_in": 1800}
         )
 
-    oauth = HubSpotOAuth(
+    oauth = hubspot_oauth(
         "id",
         "secret",
         "https://api.test",
         "https://app.test",
-        http=httpx.Client(transport=httpx.MockTransport(handler)),
+        transport=httpx.MockTransport(handler),
         sleep=lambda _s: None,
     )
     assert oauth.refresh("r").access_token.get_secret_value() == "a"
@@ -164,16 +165,16 @@ def test_timeouts_are_retried():
 
 def test_a_2xx_without_an_access_token_is_malformed():
     transport = httpx.MockTransport(lambda request: httpx.Response(200, text="<html>"))
-    oauth = HubSpotOAuth(
+    oauth = hubspot_oauth(
         "id",
         "secret",
         "https://api.test",
         "https://app.test",
-        http=httpx.Client(transport=transport),
+        transport=transport,
     )
     with pytest.raises(MalformedResponseError):
         oauth.exchange_code("c", REDIRECT, RFC7636_VERIFIER)
 
 
 def test_repr_hides_the_client_secret():
-    assert "very-secret" not in repr(HubSpotOAuth("id", "very-secret", "https://a", "https://b"))
+    assert "very-secret" not in repr(hubspot_oauth("id", "very-secret", "https://a", "https://b"))

@@ -1,6 +1,6 @@
 """Boundary-safe bookmarks: never past the sync start, equal timestamps never lost or reloaded."""
 
-from sources.hubspot.source import CursorState, filters_key
+from sources.common.cursors import CursorState, filters_key
 
 
 def test_cursor_never_moves_past_the_sync_start():

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from sources.hubspot.auth import HubSpotOAuth
+from tests.control_support import hubspot_oauth
 from tests.shared_vectors import vectors
 
 PKCE = vectors(scheme="PKCE S256")
@@ -18,7 +18,7 @@ def test_the_shared_file_has_the_pkce_vector():
 
 @pytest.mark.parametrize("vector", PKCE, ids=lambda v: v["source"])
 def test_authorization_url_carries_the_s256_challenge_of_the_verifier(vector):
-    oauth = HubSpotOAuth("client", "secret", "https://api.example", "https://app.example")
+    oauth = hubspot_oauth("client", "secret", "https://api.example", "https://app.example")
 
     url = oauth.authorization_url(
         "https://me.example/cb", ["crm.objects.contacts.read"], "state-1", vector["code_verifier"]
