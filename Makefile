@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 export DATA_DIR ?= $(CURDIR)/.data
 export DAGSTER_HOME ?= $(DATA_DIR)/dagster_home
 export RUNTIME__DLTHUB_TELEMETRY ?= false
+# The demo and `make dev` talk to the local sandbox on 127.0.0.1: host policy must allow it.
+export ALLOW_LOCAL_PROVIDER_HOSTS ?= true
 
 .PHONY: setup demo test dev bench lint format clean
 
@@ -18,6 +20,8 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	touch $@
 
 demo: setup
+	mkdir -p $(DAGSTER_HOME)
+	cp -n dagster_project/dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
 	$(BIN)/platform demo
 
 test: setup

@@ -24,7 +24,7 @@ FAST_RETRY = RetryPolicy(max_attempts=12, backoff_base=0.05, rate_limit_fallback
 
 def verify(settings, base_url: str, integration_id: str) -> list[str]:
     from destinations.warehouse import Warehouse, dataset_name
-    from sandbox.verify import compare, sandbox_truth
+    from sandbox.hubspot.verify import compare, sandbox_truth
 
     warehouse = Warehouse.from_settings(settings)
     conn = warehouse.connect_readonly()
@@ -78,7 +78,7 @@ def kill_during_load(settings, integration_id: str) -> str:
 def main() -> None:
     from pipelines.runner import SyncRequest, SyncRunner
     from sandbox.hubspot.config import HubSpotSandboxConfig
-    from sandbox.server import start_sandbox_process
+    from sandbox.common.server import start_sandbox_process
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=20_000)

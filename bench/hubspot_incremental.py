@@ -19,7 +19,7 @@ from sources.hubspot.client import SEARCH_PAGE_SIZE
 def main() -> None:
     from pipelines.runner import SyncRequest, SyncRunner
     from sandbox.hubspot.config import HubSpotSandboxConfig
-    from sandbox.server import start_sandbox_process
+    from sandbox.common.server import start_sandbox_process
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=200_000)

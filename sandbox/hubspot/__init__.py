@@ -1,6 +1,6 @@
 """HubSpot API emulator: CRM objects, search, associations, properties, OAuth, limits, faults.
 
-`create_app(HubSpotSandboxConfig(...))` builds a Flask app; `sandbox.server` runs it.
+`create_app(HubSpotSandboxConfig(...))` builds a Flask app; `sandbox.common.server` runs it.
 """
 
 from sandbox.hubspot.app import create_app

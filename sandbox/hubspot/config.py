@@ -40,6 +40,8 @@ class HubSpotSandboxConfig(BaseModel):
     access_token_ttl: int = 1800
     rotate_refresh_tokens: bool = False
     enforce_scopes: bool = True
+    # JSON file keeping issued refresh tokens across restarts (None: memory only).
+    token_file: str | None = None
     private_app_tokens: list[str] = Field(
         default_factory=lambda: ["pat-na1-00000000-0000-0000-0000-000000000000"]
     )

@@ -6,11 +6,11 @@ from typing import Any
 
 from flask import Request
 
+from sandbox.common.timefmt import iso_ms
 from sandbox.hubspot.associations import V3_NAMES, AssociationGraph
 from sandbox.hubspot.objtypes import ObjectType, resolve
 from sandbox.hubspot.schema import PropertyRegistry
 from sandbox.hubspot.store import Row
-from sandbox.hubspot.timefmt import iso_ms
 
 
 def requested_names(

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sandbox.common.timefmt import iso_ms
 from sandbox.hubspot.objtypes import ALL_TYPES, ObjectType
-from sandbox.hubspot.timefmt import iso_ms
 
 LIFECYCLE_STAGES = (
     "subscriber",

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from sandbox.common.timefmt import parse_ms
 from sandbox.hubspot.config import HubSpotSandboxConfig
 from sandbox.hubspot.objtypes import ObjectType
 from sandbox.hubspot.responses import ApiError
 from sandbox.hubspot.schema import PropertyRegistry
 from sandbox.hubspot.store import ObjectStore, Row
-from sandbox.hubspot.timefmt import parse_ms
 
 OPERATORS = {
     "EQ",

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 from core.clock import Clock
+from sandbox.common.ratelimit import RateLimiter
+from sandbox.common.reqlog import RequestLog
 from sandbox.hubspot.associations import AssociationGraph
 from sandbox.hubspot.config import HubSpotSandboxConfig
-from sandbox.hubspot.faults import FaultInjector
+from sandbox.hubspot.faults import hubspot_fault_injector
 from sandbox.hubspot.objtypes import ALL_TYPES, ObjectType
-from sandbox.hubspot.ratelimit import RateLimiter
-from sandbox.hubspot.reqlog import RequestLog
 from sandbox.hubspot.schema import PropertyRegistry
 from sandbox.hubspot.store import ObjectStore
 from sandbox.hubspot.tokens import TokenStore
@@ -30,7 +31,7 @@ class SandboxState:
         self.clock = Clock()
         self.lock = threading.RLock()
         self.log = RequestLog()
-        self.faults = FaultInjector()
+        self.faults = hubspot_fault_injector()
         self.webhooks = WebhookService(self.clock)
         self.reset(config)
 
@@ -46,7 +47,10 @@ class SandboxState:
             self.graph = AssociationGraph(
                 config.seed, counts, {t.name: t.id_base for t in ALL_TYPES}
             )
-            self.tokens = TokenStore(private_app_tokens=set(config.private_app_tokens))
+            self.tokens = TokenStore(
+                private_app_tokens=set(config.private_app_tokens),
+                path=Path(config.token_file) if config.token_file else None,
+            )
             self.limiter = RateLimiter(
                 config.ten_second_limit,
                 config.oauth_ten_second_limit,

@@ -13,10 +13,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from sandbox.common.timefmt import iso_ms, parse_ms
 from sandbox.hubspot.config import HubSpotSandboxConfig
 from sandbox.hubspot.objtypes import ObjectType
 from sandbox.hubspot.synth import BaseRecords
-from sandbox.hubspot.timefmt import iso_ms, parse_ms
 
 _EMAIL_ID = re.compile(r"\.(\d+)@")
 

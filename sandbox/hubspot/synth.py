@@ -7,6 +7,7 @@ consecutive records sharing one millisecond, so the last-modified index is arith
 
 from __future__ import annotations
 
+from sandbox.common.timefmt import iso_ms
 from sandbox.hubspot.config import HubSpotSandboxConfig
 from sandbox.hubspot.objtypes import ObjectType
 from sandbox.hubspot.schema import (
@@ -17,7 +18,6 @@ from sandbox.hubspot.schema import (
     LEAD_STATUSES,
     LIFECYCLE_STAGES,
 )
-from sandbox.hubspot.timefmt import iso_ms
 
 M64 = (1 << 64) - 1
 FIRST = [

@@ -1,15 +1,20 @@
 """OAuth authorization codes, access and refresh tokens, and private app tokens of the portal.
 
 Access-token expiry is measured on the sandbox clock, so tests can expire a token by moving the
-clock instead of waiting.
+clock instead of waiting. With a `path`, refresh tokens are kept in that JSON file too, so a
+sandbox restarted with the same file (the demo's, then `make dev`'s) still honours the refresh
+tokens an integration holds; access tokens are never persisted (a client refreshes on 401).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 
 @dataclass(slots=True)
@@ -46,6 +51,12 @@ class TokenStore:
     codes: dict[str, AuthCode] = field(default_factory=dict)
     access: dict[str, AccessToken] = field(default_factory=dict)
     refresh: dict[str, RefreshToken] = field(default_factory=dict)
+    path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.path is not None and self.path.exists():
+            stored = json.loads(self.path.read_text() or "[]")
+            self.refresh.update({rt["token"]: RefreshToken(**rt) for rt in stored})
 
     def issue_code(self, code: AuthCode) -> str:
         value = secrets.token_hex(18)
@@ -65,7 +76,22 @@ class TokenStore:
             "na1-" + "-".join(secrets.token_hex(n) for n in (2, 2, 2, 2, 6)), scopes, client_id
         )
         self.refresh[rt.token] = rt
+        self._save()
         return rt
+
+    def drop_refresh(self, token: str) -> None:
+        """Forget a refresh token (revoked, or replaced by rotation)."""
+        if self.refresh.pop(token, None) is not None:
+            self._save()
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        scratch.write_text(json.dumps([asdict(rt) for rt in self.refresh.values()]))
+        scratch.chmod(0o600)
+        scratch.replace(self.path)
 
 
 def s256(verifier: str) -> str:

@@ -6,10 +6,10 @@ from typing import Any
 
 import orjson
 
+from sandbox.common.timefmt import iso_ms, parse_ms
 from sandbox.hubspot.objtypes import ObjectType
 from sandbox.hubspot.responses import ApiError
 from sandbox.hubspot.schema import READ_ONLY, PropertyDef, PropertyRegistry
-from sandbox.hubspot.timefmt import iso_ms, parse_ms
 
 
 def _error(name: str, code: str, message: str) -> dict[str, Any]:

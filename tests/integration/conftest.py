@@ -9,7 +9,7 @@ import pytest
 from pipelines.registry import IntegrationRegistry
 from sandbox.hubspot.app import create_app
 from sandbox.hubspot.config import HubSpotSandboxConfig
-from sandbox.server import SandboxServer
+from sandbox.common.server import SandboxServer
 from tests.integration.hubspot_support import (
     SMALL_PORTAL,
     Platform,

@@ -12,7 +12,8 @@ from core.settings import Settings
 from destinations.warehouse import Warehouse, dataset_name
 from pipelines.registry import IntegrationRegistry
 from pipelines.runner import SyncRequest, SyncResult, SyncRunner
-from sandbox.verify import TruthDiff, compare, sandbox_truth
+from sandbox.hubspot.kit import TEST_PORTAL as KIT_TEST_PORTAL
+from sandbox.hubspot.verify import TruthDiff, compare, sandbox_truth
 from sources.common.http import RetryPolicy
 from sources.hubspot.client import HubSpotClient
 
@@ -20,13 +21,7 @@ PRIVATE_APP_TOKEN = "pat-na1-00000000-0000-0000-0000-000000000000"
 FAST_RETRY = RetryPolicy(
     max_attempts=10, backoff_base=0.01, backoff_max=0.05, rate_limit_fallback_wait=0.01
 )
-SMALL_PORTAL = {
-    "contacts": 1200,
-    "companies": 250,
-    "deals": 400,
-    "ten_second_limit": 1_000_000,
-    "daily_limit": 100_000_000,
-}
+SMALL_PORTAL = dict(KIT_TEST_PORTAL)
 
 
 class Sandbox:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from pipelines.cli import main
+from cli.main import main
 from tests.integration.hubspot_support import PRIVATE_APP_TOKEN
 
 

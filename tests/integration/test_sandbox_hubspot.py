@@ -12,7 +12,7 @@ import pytest
 
 from sandbox.hubspot.app import create_app
 from sandbox.hubspot.config import HubSpotSandboxConfig
-from sandbox.server import SandboxServer
+from sandbox.common.server import SandboxServer
 from tests.shared_vectors import shared_dir
 
 PAT = "pat-na1-00000000-0000-0000-0000-000000000000"

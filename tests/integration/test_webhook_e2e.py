@@ -14,7 +14,7 @@ from dagster_project.defs.webhooks.jobs import webhook_events_job
 from dagster_project.defs.webhooks.resources import WebhooksResource
 from dagster_project.defs.webhooks.sensors import build_events_sensor
 from inbox import Inbox
-from sandbox.server import SandboxServer
+from sandbox.common.server import SandboxServer
 from tests.integration.hubspot_support import Platform
 from webhook_receiver.app import create_app
 

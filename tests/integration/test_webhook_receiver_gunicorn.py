@@ -92,7 +92,7 @@ def served(settings) -> Iterator[Served]:
     log = settings.data_dir / "gunicorn.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", "webhooks", "serve", "--workers", "2",
+            [sys.executable, "-m", "cli.main", "webhooks", "serve", "--workers", "2",
              "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
             env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip

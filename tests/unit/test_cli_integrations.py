@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography.fernet import Fernet
 
-from pipelines.cli_integrations import audit, integrations, secrets
+from cli.integrations import audit, integrations, secrets
 from tests.control_support import FakeTokenEndpoint
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from destinations.warehouse import Warehouse
-from pipelines.cli import _mount_optional_groups, main
+from cli.main import main
 from tests.unit.test_mapping_engine import MAPPING, RECORDS, TYPES
 from tests.unit.test_mapping_support import duckdb_settings, load_raw_duckdb
 
@@ -16,7 +16,6 @@ SHIPPED = Path(__file__).resolve().parents[2] / "mappings"
 
 
 def invoke(args, env):
-    _mount_optional_groups()
     return CliRunner().invoke(main, args, env=env, catch_exceptions=False)
 
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.unit.test_webhook_routing_support import hubspot_event, sqlite_inbox, store
-from webhook_receiver.cli_deadletters import deadletters
+from cli.deadletters import deadletters
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_list_says_so_when_there_are_none(data_dir, monkeypatch):
 
 
 def test_the_platform_command_mounts_the_dead_letter_commands(inbox):
-    from pipelines.cli import main
+    from cli.main import main
 
     result = CliRunner().invoke(main, ["webhooks", "deadletters", "list", "--json"])
 

@@ -10,17 +10,17 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, request
 
+from sandbox.common.faults import FaultConfig
+from sandbox.common.ratelimit import RateLimiter
+from sandbox.common.timefmt import iso_ms
 from sandbox.hubspot.config import HubSpotSandboxConfig
-from sandbox.hubspot.faults import FaultConfig
 from sandbox.hubspot.objtypes import ObjectType
-from sandbox.hubspot.ratelimit import RateLimiter
 from sandbox.hubspot.responses import ApiError, json_response
 from sandbox.hubspot.routes.common import json_object, object_type, parse_id, state
 from sandbox.hubspot.routes.objects import create_record
 from sandbox.hubspot.routes.properties import create_property_def
 from sandbox.hubspot.state import SandboxState
 from sandbox.hubspot.store import ObjectStore
-from sandbox.hubspot.timefmt import iso_ms
 from sandbox.hubspot.values import values_or_raise
 from sandbox.hubspot.webhooks import hooks
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from sandbox.common.timefmt import iso_ms
 from sandbox.hubspot.associations import HUBSPOT_DEFINED, TYPE_IDS, AssociationGraph
 from sandbox.hubspot.objtypes import ObjectType
 from sandbox.hubspot.responses import ApiError, json_response, not_found
@@ -21,7 +22,6 @@ from sandbox.hubspot.routes.common import (
     state,
 )
 from sandbox.hubspot.state import SandboxState
-from sandbox.hubspot.timefmt import iso_ms
 from sandbox.hubspot.webhooks import hooks
 
 bp = Blueprint("hubspot_associations", __name__, url_prefix="/crm/v4")

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from sandbox.common.timefmt import iso_ms
 from sandbox.hubspot.objtypes import ObjectType
 from sandbox.hubspot.render import record_json, requested_names
 from sandbox.hubspot.responses import ApiError, json_response
@@ -20,7 +21,6 @@ from sandbox.hubspot.routes.common import (
 )
 from sandbox.hubspot.routes.objects import create_record, update_record
 from sandbox.hubspot.state import SandboxState
-from sandbox.hubspot.timefmt import iso_ms
 from sandbox.hubspot.values import validate_values
 from sandbox.hubspot.webhooks import hooks
 

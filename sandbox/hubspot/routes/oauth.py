@@ -126,7 +126,7 @@ def token() -> Response:
             if rt is None:
                 return oauth_error("BAD_REFRESH_TOKEN", "missing or unknown refresh token")
             if st.config.rotate_refresh_tokens:
-                del st.tokens.refresh[rt.token]
+                st.tokens.drop_refresh(rt.token)
                 rt = st.tokens.issue_refresh(rt.scopes, rt.client_id)
             at = st.tokens.issue_access(rt.scopes, rt.client_id, rt.token, now, ttl)
             return _token_response(at, rt.token)
@@ -173,7 +173,7 @@ def refresh_token_info(token_value: str) -> Response:
         return oauth_error("NOT_FOUND", "Refresh token not found", 404)
     if request.method == "DELETE":
         with st.lock:
-            st.tokens.refresh.pop(token_value, None)
+            st.tokens.drop_refresh(token_value)
         return Response(status=204)
     return json_response(
         {
@@ -225,5 +225,5 @@ def revoke() -> Response:
     value = request.form.get("token", "")
     with st.lock:
         st.tokens.access.pop(value, None)
-        st.tokens.refresh.pop(value, None)
+        st.tokens.drop_refresh(value)
     return Response(status=200)

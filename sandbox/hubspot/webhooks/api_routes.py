@@ -12,10 +12,10 @@ from typing import Any
 from flask import Blueprint, Response, request
 from pydantic import ValidationError
 
+from sandbox.common.timefmt import iso_ms
 from sandbox.hubspot.responses import ApiError, json_response, not_found
 from sandbox.hubspot.routes.common import json_object, state
 from sandbox.hubspot.state import SandboxState
-from sandbox.hubspot.timefmt import iso_ms
 from sandbox.hubspot.webhooks.settings import Subscription, WebhookSettings
 
 bp = Blueprint("hubspot_webhooks_api", __name__, url_prefix="/webhooks/v3/<app_id>")

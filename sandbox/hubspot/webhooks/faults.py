@@ -13,7 +13,7 @@ import threading
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandbox.hubspot.faults import draw_fault
+from sandbox.common.faults import draw_fault
 
 KINDS = ("duplicate", "corrupt_signature", "stale_timestamp")
 

@@ -15,7 +15,7 @@ from core.settings import get_settings
 
 
 def _inbox():
-    from webhook_receiver.inbox import Inbox
+    from inbox import Inbox
 
     return Inbox.from_settings(get_settings())
 

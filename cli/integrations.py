@@ -91,6 +91,15 @@ def _command(group: click.Group, *args: Any, **kwargs: Any) -> Callable:
     return wrap
 
 
+def _provider_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """The --type value, refused unless a provider of that name is registered."""
+    from sources.provider import providers
+
+    if value not in providers:
+        raise click.BadParameter(f"{value!r} is not one of {', '.join(providers.names())}")
+    return value
+
+
 @click.group()
 def integrations() -> None:
     """Register, authorize and inspect integrations."""
@@ -101,7 +110,8 @@ def integrations() -> None:
     "--type",
     "type_",
     required=True,
-    type=click.Choice(["hubspot", "salesforce", "wordpress", "github"]),
+    callback=_provider_name,
+    help="A registered provider (see the declarations).",
 )
 @click.option("--name", required=True)
 @click.option("--org", "organization_id", required=True, help="Organization id.")
@@ -183,7 +193,7 @@ def delete(integration_id, yes, actor) -> None:
 
 @_command(integrations, "auth-url")
 @click.argument("integration_id")
-@click.option("--redirect-uri", required=True, help="Where HubSpot sends the browser back.")
+@click.option("--redirect-uri", required=True, help="Where the provider sends the browser back.")
 @click.option("--scope", "scopes", multiple=True, help="Scope to request (repeatable).")
 @actor_option
 def auth_url(integration_id, redirect_uri, scopes, actor) -> None:

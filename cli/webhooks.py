@@ -1,6 +1,7 @@
-"""`platform webhooks ...`: serve the receiver (and, from the routing side, its dead letters).
+"""`platform webhooks ...`: serve the receiver, and its dead letters (`cli.deadletters`).
 
-A click group so more commands can join it; this module only parses options and hands over.
+A click group so more commands can join it; this module only parses options and hands over to
+gunicorn. It never holds receiver logic.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import sys
 
 import click
 
+from cli.deadletters import deadletters
 from core.settings import get_settings
-from webhook_receiver.cli_deadletters import deadletters
 
 GUNICORN_CONFIG = "python:webhook_receiver.gunicorn_config"
 WSGI_APP = "webhook_receiver.wsgi:app"
@@ -44,7 +45,7 @@ webhooks.add_command(deadletters)
 )
 def serve(workers: int, bind: str | None, threads: int, access_log: bool, log_level: str) -> None:
     """Serve the receiver with gunicorn (this process becomes the gunicorn master)."""
-    from webhook_receiver.inbox import Inbox, InboxUnavailable
+    from inbox import Inbox, InboxUnavailable
 
     settings = get_settings()
     bind = bind or f"127.0.0.1:{settings.PORT}"

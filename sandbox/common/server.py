@@ -1,6 +1,8 @@
-"""Run a sandbox app over real HTTP: in a background thread (`SandboxServer`) or in a separate
-OS process (`start_sandbox_process`, for benchmarks: gunicorn gthread, 1 worker × 8 threads, so
-all state stays in one process)."""
+"""Run any provider's sandbox app over real HTTP: in a background thread (`SandboxServer`), in
+the foreground until interrupted (`serve_forever`: gunicorn gthread, 1 worker × N threads, so all
+state stays in one process; or the built-in keep-alive server), or in a separate OS process
+(`start_sandbox_process`, which runs `python -m sandbox serve`). Names no provider.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 
-from sandbox.hubspot.config import HubSpotSandboxConfig
-from sandbox.wsgi_server import KeepAliveWSGIServer
+from sandbox.common.wsgi_server import KeepAliveWSGIServer
 
 
 class SandboxServer:
@@ -98,15 +100,26 @@ def _free_port() -> int:
 
 
 def start_sandbox_process(
-    config: HubSpotSandboxConfig, port: int = 0, server: str = "gunicorn", timeout: float = 30.0
+    config: BaseModel,
+    port: int = 0,
+    server: str = "gunicorn",
+    timeout: float = 30.0,
+    provider: str | None = None,
 ) -> SandboxProcess:
-    """Launch `python -m sandbox serve` in a new process and wait for `/_sandbox/health`."""
+    """Launch `python -m sandbox serve` in a new process and wait for `/_sandbox/health`.
+
+    The provider defaults to the sandbox package the config class lives in
+    (`sandbox.<provider>.config`).
+    """
+    provider = provider or type(config).__module__.split(".")[1]
     port = port or _free_port()
     cmd = [
         sys.executable,
         "-m",
         "sandbox",
         "serve",
+        "--provider",
+        provider,
         "--port",
         str(port),
         "--server",
@@ -135,3 +148,60 @@ def start_sandbox_process(
         time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"sandbox process did not answer on {base_url} within {timeout}s")
+
+
+def serve_forever(
+    app: Any, host: str, port: int, server: str = "gunicorn", threads: int = 8
+) -> None:
+    """Serve `app` in this process until SIGINT/SIGTERM."""
+    if server == "builtin":
+        srv = SandboxServer(app, host, port)
+        srv.start()
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            srv.stop()
+        return
+    _run_gunicorn(app, host, port, threads)
+
+
+def _run_gunicorn(app: Any, host: str, port: int, threads: int) -> None:
+    import contextlib
+    import socket
+
+    from gunicorn.app.base import BaseApplication
+    from gunicorn.workers import gthread
+
+    original_init = gthread.TConn.__init__
+
+    def nodelay_init(self: Any, cfg: Any, sock: Any, client: Any, server: Any) -> None:
+        # headers and body go out in separate writes: without TCP_NODELAY, Nagle plus the
+        # client's delayed ACK adds ~40 ms to every response
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        original_init(self, cfg, sock, client, server)
+
+    gthread.TConn.__init__ = nodelay_init  # type: ignore[method-assign]
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            settings = {
+                "bind": f"{host}:{port}",
+                "workers": 1,  # all sandbox state lives in one process
+                "worker_class": "gthread",
+                "threads": threads,
+                "keepalive": 75,
+                "limit_request_line": 0,
+                "accesslog": None,
+                "loglevel": "warning",
+            }
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return app
+
+    _App().run()
