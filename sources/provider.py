@@ -405,6 +405,10 @@ class ProviderRegistry:
     def __contains__(self, name: object) -> bool:
         return name in self._load()
 
+    def receiving_webhooks(self) -> list[Provider]:
+        """Providers with a webhook spec: exactly those the receiver has an endpoint for."""
+        return [p for p in self._load().values() if p.webhooks is not None]
+
 
 def _builtin_providers() -> list[Provider]:
     import sources

@@ -15,6 +15,7 @@ from core.clock import clock
 from core.settings import Settings
 from inbox import Inbox
 from pipelines.registry import IntegrationRegistry
+from sources.provider import providers
 from webhook_receiver.app import create_app
 from webhook_receiver.verification import (
     github,
@@ -27,6 +28,8 @@ from webhook_receiver.verification import (
 )
 
 SECRET = "integration-webhook-secret"
+# Every provider the receiver has an endpoint for (those with a webhook spec).
+WEBHOOK_PROVIDERS = tuple(p.name for p in providers.receiving_webhooks())
 API_KEY = "test-api-key-0123456789"
 HOST = "localhost"  # the Flask test client's default host
 

@@ -14,11 +14,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pydantic import SecretStr
+
 from core.errors import IntegrationError, NotFoundError
 from core.settings import Settings
 from pipelines.registry import IntegrationRegistry
+from sources.provider import ProviderRegistry, providers
 
-WEBHOOK_SECRET_KIND = "webhook_secret"
+DEFAULT_SECRET_KINDS = ("webhook_secret",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +49,10 @@ class IntegrationDirectory:
         negative_ttl_s: float = 1.0,
         max_entries: int = 10_000,
         monotonic: Callable[[], float] = time.monotonic,
+        provider_registry: ProviderRegistry = providers,
     ) -> None:
         self._registry = registry
+        self._providers = provider_registry
         self._settings = settings
         self._ttl = ttl_s
         self._negative_ttl = negative_ttl_s
@@ -103,18 +108,19 @@ class IntegrationDirectory:
         return WebhookTarget(integration_id, integration.type, secret)
 
     def _secret(self, integration_id: str, provider: str) -> str | None:
-        """The integration's webhook_secret; HubSpot signs with the app's client secret; then
-        the process-wide WEBHOOK_SECRET."""
+        """The verification secret, first found of: the vault kinds the provider's webhook spec
+        names (`secret_kinds`), the deployment settings it names (`fallback_secret_settings`),
+        then the process-wide WEBHOOK_SECRET."""
+        spec = self._providers.get(provider).webhooks if provider in self._providers else None
+        kinds = spec.secret_kinds if spec is not None else DEFAULT_SECRET_KINDS
+        fallbacks = spec.fallback_secret_settings if spec is not None else ()
         vault = self._registry.vault
-        stored = vault.get(integration_id, WEBHOOK_SECRET_KIND)
-        if stored is not None:
-            return stored["value"]
-        if provider == "hubspot":
-            client_secret = vault.get(integration_id, "client_secret")
-            if client_secret is not None:
-                return client_secret["value"]
-            if self._settings.HUBSPOT_CLIENT_SECRET is not None:
-                return self._settings.HUBSPOT_CLIENT_SECRET.get_secret_value()
-        if self._settings.WEBHOOK_SECRET is not None:
-            return self._settings.WEBHOOK_SECRET.get_secret_value()
+        for kind in kinds:
+            stored = vault.get(integration_id, kind)
+            if stored is not None:
+                return stored["value"]
+        for name in (*fallbacks, "WEBHOOK_SECRET"):
+            value = getattr(self._settings, name, None)
+            if value is not None:
+                return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         return None

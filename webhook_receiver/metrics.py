@@ -18,16 +18,12 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from inbox import Inbox, InboxUnavailable
+from sources.provider import ProviderRegistry, providers
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-PROVIDER_LABELS = frozenset({"hubspot", "salesforce", "wordpress", "github"})
-
-
-def provider_label(provider: str) -> str:
-    """Bounded label values: an arbitrary path segment must not create a new time series."""
-    return provider if provider in PROVIDER_LABELS else "unknown"
+UNKNOWN = "unknown"
 
 
 class InboxCollector(Collector):
@@ -72,8 +68,9 @@ class ProviderMetrics:
 class ReceiverMetrics:
     """The receiver's counters and latency histogram, registered on a per-app registry."""
 
-    def __init__(self, inbox: Inbox) -> None:
+    def __init__(self, inbox: Inbox, provider_registry: ProviderRegistry = providers) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._providers = provider_registry
         self._inbox = inbox
         self.received = Counter(
             "webhook_deliveries_received",
@@ -110,8 +107,12 @@ class ReceiverMetrics:
         self._bound: dict[str, ProviderMetrics] = {}
 
     def bound(self, provider: str) -> ProviderMetrics:
-        """The hot path's metrics for one provider, label lookups done once per process."""
-        label = provider_label(provider)
+        """The hot path's metrics for one provider, label lookups done once per process
+        (cached under the label, so unknown names cannot grow the cache)."""
+        bound = self._bound.get(provider)
+        if bound is not None:
+            return bound
+        label = self.provider_label(provider)
         bound = self._bound.get(label)
         if bound is None:
             bound = self._bound[label] = ProviderMetrics(
@@ -123,6 +124,13 @@ class ReceiverMetrics:
                 rejected_latency=self.latency.labels(label, "rejected"),
             )
         return bound
+
+    def provider_label(self, provider: str) -> str:
+        """Bounded label values: only providers with a webhook endpoint get their own series,
+        so an arbitrary path segment cannot create a new time series."""
+        if provider in self._providers and self._providers.get(provider).webhooks is not None:
+            return provider
+        return UNKNOWN
 
     def render(self) -> bytes:
         """The exposition text: merged across workers in multiprocess mode."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from webhook_receiver.verification import PROVIDERS
+from sources.provider import Provider, ProviderRegistry, WebhookSpec, providers
+from webhook_receiver.verification import schemes_of
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 API_SECURITY = [{"bearerAuth": []}, {"apiKey": []}]
@@ -89,83 +90,50 @@ def _accepted(description: str) -> dict:
     }
 
 
-STANDARD_WEBHOOK_HEADERS = [
-    _header("webhook-id", "Standard Webhooks message id (signed; the delivery id)"),
-    _header("webhook-timestamp", "Standard Webhooks Unix seconds, within 5 minutes of now"),
-    _header("webhook-signature", "Space-separated `v1,<base64 HMAC-SHA256>` entries"),
-]
-
-WEBHOOK_HEADERS: dict[str, list[dict]] = {
-    "hubspot": [
-        _header("X-HubSpot-Signature-v3", "base64 HMAC-SHA256 of method+URI+body+timestamp"),
-        _header("X-HubSpot-Request-Timestamp", "Epoch ms, within 5 minutes of now (v3)"),
-        _header("X-HubSpot-Signature", "v1/v2 hex SHA-256 signature"),
-        _header("X-HubSpot-Signature-Version", "v1 or v2", enum=["v1", "v2", "v3"]),
-    ],
-    "github": [
-        _header("X-Hub-Signature-256", "`sha256=` + hex HMAC-SHA256 of the body", required=True),
-        _header("X-GitHub-Event", "Event name, e.g. push, issues, ping", required=True),
-        _header("X-GitHub-Delivery", "Delivery GUID (the idempotency key)", required=True),
-    ],
-    "wordpress": [
-        _header("X-WC-Webhook-Signature", "WooCommerce: base64 HMAC-SHA256 of the body"),
-        _header("X-WC-Webhook-Topic", "WooCommerce topic, e.g. order.updated"),
-        _header("X-WC-Webhook-Resource", "WooCommerce resource, e.g. order"),
-        _header("X-WC-Webhook-Delivery-ID", "WooCommerce delivery id"),
-        _header("X-WP-Webhook-Signature", "WP Webhooks: base64 HMAC-SHA256 of the body"),
-        _header("X-WordPress-Signature", "Our plugin: hex HMAC-SHA256 of the body"),
-        _header("X-WordPress-Delivery-ID", "Our plugin's delivery id"),
-        *STANDARD_WEBHOOK_HEADERS,
-    ],
-    "salesforce": [
-        _header("X-Salesforce-Signature", "HMAC-SHA256 of the body, base64 (or hex)"),
-        _header("X-Salesforce-Delivery-ID", "The relay's delivery id"),
-        *STANDARD_WEBHOOK_HEADERS,
-    ],
-}
-
-OBJECT = {"type": "object", "additionalProperties": True}
-WEBHOOK_BODIES: dict[str, dict] = {
-    "hubspot": {"application/json": {"schema": {"$ref": "#/components/schemas/HubSpotBatch"}}},
-    "github": {
-        "application/json": {"schema": OBJECT},
-        "application/x-www-form-urlencoded": {
-            "schema": {
-                "type": "object",
-                "required": ["payload"],
-                "properties": {"payload": {"type": "string", "description": "The JSON payload"}},
-            }
-        },
-    },
-    "wordpress": {
-        "application/json": {"schema": OBJECT},
-        "application/x-www-form-urlencoded": {
-            "schema": {
-                "type": "string",
-                "pattern": "^webhook_id=[0-9]{1,20}$",
-                "description": "WooCommerce's unsigned ping, answered 200",
-            }
-        },
-    },
-    "salesforce": {
-        "application/json": {
-            "schema": {"oneOf": [OBJECT, {"type": "array", "minItems": 1, "items": OBJECT}]}
-        }
-    },
-}
+def _spec(provider: Provider) -> WebhookSpec:
+    if provider.webhooks is None:
+        raise ValueError(f"provider {provider.name!r} receives no webhooks")
+    return provider.webhooks
 
 
-def _webhook_path(provider: str) -> dict:
+def _webhook_parameters(provider: Provider) -> list[dict]:
+    """The integration id, the provider's own headers, then each scheme's (once per name)."""
+    headers = [*_spec(provider).openapi.get("headers", ())]
+    for scheme in schemes_of(provider):
+        headers.extend(scheme.headers)
+    seen: set[str] = set()
+    parameters = [INTEGRATION_ID]
+    for entry in headers:
+        if entry["name"].lower() in seen:
+            continue
+        seen.add(entry["name"].lower())
+        parameters.append(
+            _header(
+                entry["name"],
+                entry["description"],
+                required=entry.get("required", False),
+                **entry.get("schema", {}),
+            )
+        )
+    return parameters
+
+
+def _webhook_path(provider: Provider) -> dict:
     ok = {"202": _accepted("Committed to the inbox")}
-    if provider == "wordpress":
-        ok["200"] = _accepted("WooCommerce ping stored (WooCommerce requires exactly 200)")
+    for scheme in schemes_of(provider):
+        status = str(scheme.success_status)
+        if status not in ok:
+            ok[status] = _accepted(scheme.success_description)
     return {
         "post": {
-            "operationId": f"receive_{provider}_webhook",
+            "operationId": f"receive_{provider.name}_webhook",
             "tags": ["webhooks"],
-            "summary": f"Receive a {provider} webhook delivery",
-            "parameters": [INTEGRATION_ID, *WEBHOOK_HEADERS[provider]],
-            "requestBody": {"required": True, "content": WEBHOOK_BODIES[provider]},
+            "summary": f"Receive a {provider.title} webhook delivery",
+            "parameters": _webhook_parameters(provider),
+            "requestBody": {
+                "required": True,
+                "content": dict(_spec(provider).openapi.get("request_body", {})),
+            },
             "responses": _responses(WEBHOOK_STATUS, ok),
         }
     }
@@ -191,121 +159,121 @@ def _api(operation_id: str, summary: str, ok: dict, **extra: Any) -> dict:
     }
 
 
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-            }
-        },
-    },
-    "Accepted": {
-        "type": "object",
-        "required": ["accepted", "duplicates"],
-        "properties": {
-            "accepted": {"type": "integer", "minimum": 0, "description": "New events stored"},
-            "duplicates": {"type": "integer", "minimum": 0, "description": "Already stored"},
-        },
-    },
-    "HubSpotEvent": {
-        "type": "object",
-        "required": ["eventId", "subscriptionType"],
-        "additionalProperties": True,
-        "properties": {
-            "eventId": {"type": ["integer", "string"]},
-            "subscriptionType": {"type": "string", "examples": ["contact.propertyChange"]},
-            "objectId": {"type": ["integer", "string"]},
-            "portalId": {"type": "integer"},
-            "occurredAt": {"type": "integer", "description": "Epoch ms"},
-            "propertyName": {"type": "string"},
-            "propertyValue": {"type": "string"},
-        },
-    },
-    "HubSpotBatch": {
-        "type": "array",
-        "minItems": 1,
-        "items": {"$ref": "#/components/schemas/HubSpotEvent"},
-    },
-    "Integration": {
-        "type": "object",
-        "required": ["id", "type", "name", "status", "organization_id", "webhook_url"],
-        "properties": {
-            "id": {"type": "string"},
-            "type": {"type": "string", "enum": list(PROVIDERS)},
-            "name": {"type": "string"},
-            "status": {"type": "string", "enum": ["pending_auth", "active", "error", "disabled"]},
-            "organization_id": {"type": "string"},
-            "user_id": {"type": "string"},
-            "config": {"type": "object", "description": "Plain settings; secrets never appear"},
-            "stored_secrets": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Names of the secrets kept encrypted in the vault (no values)",
-            },
-            "webhook_url": {"type": "string", "format": "uri"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time"},
-        },
-    },
-    "IntegrationCreate": {
-        "type": "object",
-        "required": ["type", "name", "organization_id"],
-        "additionalProperties": False,
-        "properties": {
-            "type": {"type": "string", "enum": list(PROVIDERS)},
-            "name": {"type": "string", "minLength": 1},
-            "organization_id": {"type": "string", "minLength": 1},
-            "user_id": {"type": "string"},
-            "id": {"type": "string", "pattern": INTEGRATION_ID["schema"]["pattern"]},
-            "config": {
-                "type": "object",
-                "description": "Settings; secret fields (webhook_secret, client_secret, "
-                "api_key, app_password, ...) are moved into the encrypted vault",
+def _common_schemas(types: list[str]) -> dict[str, Any]:
+    """Schemas of every document; `types` are the registered provider names."""
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                }
             },
         },
-    },
-    "IntegrationList": {
-        "type": "object",
-        "required": ["integrations"],
-        "properties": {
-            "integrations": {"type": "array", "items": {"$ref": "#/components/schemas/Integration"}}
+        "Accepted": {
+            "type": "object",
+            "required": ["accepted", "duplicates"],
+            "properties": {
+                "accepted": {"type": "integer", "minimum": 0, "description": "New events stored"},
+                "duplicates": {"type": "integer", "minimum": 0, "description": "Already stored"},
+            },
         },
-    },
-    "AuthorizationUrl": {
-        "type": "object",
-        "required": ["authorization_url", "redirect_uri", "expires_in"],
-        "properties": {
-            "authorization_url": {"type": "string", "format": "uri"},
-            "redirect_uri": {"type": "string"},
-            "expires_in": {"type": "integer", "description": "Seconds the state stays valid"},
+        "Integration": {
+            "type": "object",
+            "required": ["id", "type", "name", "status", "organization_id", "webhook_url"],
+            "properties": {
+                "id": {"type": "string"},
+                "type": {"type": "string", "enum": types},
+                "name": {"type": "string"},
+                "status": {
+                    "type": "string",
+                    "enum": ["pending_auth", "active", "error", "disabled"],
+                },
+                "organization_id": {"type": "string"},
+                "user_id": {"type": "string"},
+                "config": {"type": "object", "description": "Plain settings; secrets never appear"},
+                "stored_secrets": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Names of the secrets kept encrypted in the vault (no values)",
+                },
+                "webhook_url": {"type": "string", "format": "uri"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"},
+            },
         },
-    },
-    "Health": {
-        "type": "object",
-        "required": ["status", "inbox"],
-        "properties": {
-            "status": {"type": "string", "enum": ["ok", "unavailable"]},
-            "inbox": {
-                "type": "object",
-                "properties": {
-                    "backend": {"type": "string"},
-                    "reachable": {"type": "boolean"},
-                    "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "IntegrationCreate": {
+            "type": "object",
+            "required": ["type", "name", "organization_id"],
+            "additionalProperties": False,
+            "properties": {
+                "type": {"type": "string", "enum": types},
+                "name": {"type": "string", "minLength": 1},
+                "organization_id": {"type": "string", "minLength": 1},
+                "user_id": {"type": "string"},
+                "id": {"type": "string", "pattern": INTEGRATION_ID["schema"]["pattern"]},
+                "config": {
+                    "type": "object",
+                    "description": "Settings; secret fields (webhook_secret, client_secret, "
+                    "api_key, app_password, ...) are moved into the encrypted vault",
                 },
             },
         },
-    },
-}
+        "IntegrationList": {
+            "type": "object",
+            "required": ["integrations"],
+            "properties": {
+                "integrations": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/Integration"},
+                }
+            },
+        },
+        "AuthorizationUrl": {
+            "type": "object",
+            "required": ["authorization_url", "redirect_uri", "expires_in"],
+            "properties": {
+                "authorization_url": {"type": "string", "format": "uri"},
+                "redirect_uri": {"type": "string"},
+                "expires_in": {"type": "integer", "description": "Seconds the state stays valid"},
+            },
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status", "inbox"],
+            "properties": {
+                "status": {"type": "string", "enum": ["ok", "unavailable"]},
+                "inbox": {
+                    "type": "object",
+                    "properties": {
+                        "backend": {"type": "string"},
+                        "reachable": {"type": "boolean"},
+                        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+                    },
+                },
+            },
+        },
+    }
 
 
-def openapi_document(server_url: str) -> dict[str, Any]:
+def _schemas(registry: ProviderRegistry) -> dict[str, Any]:
+    """The common schemas (integration types filled in), then each provider's own."""
+    schemas = _common_schemas(registry.names())
+    for provider in registry.receiving_webhooks():
+        for name, schema in _spec(provider).openapi.get("schemas", {}).items():
+            if name in schemas:
+                raise ValueError(f"{provider.name}: OpenAPI schema {name!r} is defined twice")
+            schemas[name] = schema
+    return schemas
+
+
+def openapi_document(server_url: str, registry: ProviderRegistry = providers) -> dict[str, Any]:
     paths: dict[str, Any] = {
-        f"/api/v1/webhooks/{provider}/{{integration_id}}": _webhook_path(provider)
-        for provider in PROVIDERS
+        f"/api/v1/webhooks/{provider.name}/{{integration_id}}": _webhook_path(provider)
+        for provider in registry.receiving_webhooks()
     }
     paths["/health"] = {
         "get": {
@@ -423,13 +391,14 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         "info": {
             "title": "Integration platform webhook receiver",
             "version": "1.0.0",
-            "description": "Verified, durable, idempotent webhook intake for HubSpot, "
-            "Salesforce, WordPress and GitHub, and the integrations API.",
+            "description": "Verified, durable, idempotent webhook intake for "
+            + ", ".join(p.title for p in registry.receiving_webhooks())
+            + ", and the integrations API.",
         },
         "servers": [{"url": server_url}],
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": _schemas(registry),
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},

@@ -17,18 +17,18 @@ from flask import Request, Response
 from core.clock import clock
 from core.settings import Settings
 from inbox import AppendResult, InboundEvent, Inbox, InboxUnavailable
+from sources.provider import Provider, ProviderRegistry, WebhookSpec, providers
 from webhook_receiver.bodies import read_body, too_large
 from webhook_receiver.directory import DirectoryUnavailable, IntegrationDirectory
 from webhook_receiver.metrics import ReceiverMetrics
-from webhook_receiver.parsing import MEDIA_TYPES, PayloadError, parse_delivery
+from webhook_receiver.parsing import PayloadError, parse_delivery
 from webhook_receiver.ratelimit import KeyedRateLimiter, retry_after_header
 from webhook_receiver.responses import Refusal, json_response, refusal_response
 from webhook_receiver.verification import (
-    PROVIDERS,
-    WOOCOMMERCE_PING,
     SignatureError,
     SignedRequest,
-    verify_delivery,
+    Verified,
+    authenticate,
 )
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,9 @@ class DeliveryReceiver:
         directory: IntegrationDirectory,
         inbox: Inbox,
         metrics: ReceiverMetrics,
+        registry: ProviderRegistry = providers,
     ) -> None:
+        self._providers = registry
         self._max_body = settings.WEBHOOK_MAX_BODY_BYTES
         self._public_base = settings.WEBHOOK_BASE_URL.rstrip("/")
         self._directory = directory
@@ -63,7 +65,7 @@ class DeliveryReceiver:
         metrics = self._metrics.bound(provider)
         metrics.received.inc()
         try:
-            result, scheme = self._accept(provider, integration_id, request)
+            result, verified = self._accept(provider, integration_id, request)
         except Refusal as refusal:
             self._metrics.rejected.labels(metrics.label, refusal.code).inc()
             metrics.rejected_latency.observe(time.perf_counter() - started)
@@ -73,24 +75,27 @@ class DeliveryReceiver:
         if result.duplicates:
             metrics.duplicates.inc(result.duplicates)
         metrics.accepted_latency.observe(time.perf_counter() - started)
-        # WooCommerce treats anything but exactly 200 as a failed ping.
-        status = 200 if scheme == WOOCOMMERCE_PING else 202
+        # Some senders require an exact status (the scheme says which).
+        status = verified.scheme.success_status
         return json_response({"accepted": result.inserted, "duplicates": result.duplicates}, status)
+
+    def _webhook_provider(self, name: str) -> tuple[Provider, WebhookSpec]:
+        """The registered provider called `name` and its webhook spec, else a 404."""
+        found = self._providers.get(name) if name in self._providers else None
+        if found is None or found.webhooks is None:
+            raise Refusal(404, "unknown_provider", f"no webhook endpoint for {name!r}")
+        return found, found.webhooks
 
     def _accept(
         self, provider: str, integration_id: str, request: Request
-    ) -> tuple[AppendResult, str]:
-        if provider not in PROVIDERS:
-            raise Refusal(404, "unknown_provider", f"no webhook endpoint for {provider!r}")
+    ) -> tuple[AppendResult, Verified]:
+        spec, webhooks = self._webhook_provider(provider)
         if request.content_length is not None and request.content_length > self._max_body:
             raise too_large(self._max_body)
         media_type = request.mimetype
-        if media_type not in MEDIA_TYPES[provider]:
-            raise Refusal(
-                415,
-                "unsupported_media_type",
-                f"{provider} deliveries are {' or '.join(sorted(t for t in MEDIA_TYPES[provider] if t))}",
-            )
+        if media_type not in webhooks.media_types:
+            named = " or ".join(sorted(t for t in webhooks.media_types if t))
+            raise Refusal(415, "unsupported_media_type", f"{provider} deliveries are {named}")
         try:
             target = self._directory.lookup(integration_id)
         except DirectoryUnavailable as exc:
@@ -110,7 +115,7 @@ class DeliveryReceiver:
             request.method, self._urls(request), headers, read_body(request, self._max_body)
         )
         try:
-            scheme = verify_delivery(provider, signed, target.secret, now_ms=clock.now_ms())
+            verified = authenticate(spec, signed, target.secret, now_ms=clock.now_ms())
         except SignatureError as exc:
             raise Refusal(401, exc.code, exc.message) from None
         wait = self._limiter.acquire(integration_id)
@@ -122,7 +127,7 @@ class DeliveryReceiver:
                 headers={"Retry-After": retry_after_header(wait)},
             )
         try:
-            parsed = parse_delivery(provider, scheme, signed, media_type)
+            parsed = parse_delivery(spec, verified.label, signed, media_type)
         except PayloadError as exc:
             raise Refusal(exc.status, exc.code, exc.message) from None
         received_at = clock.now()
@@ -137,13 +142,13 @@ class DeliveryReceiver:
                 p.object_id,
                 p.payload,
                 safe,
-                scheme,
+                verified.label,
                 received_at,
             )
             for p in parsed
         ]
         try:
-            return self._inbox.append(events), scheme
+            return self._inbox.append(events), verified
         except InboxUnavailable as exc:
             log.error("webhook for %s not stored: %s", integration_id, exc)
             raise Refusal(

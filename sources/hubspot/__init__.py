@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from sources.hubspot.entities import ENTITIES
+from sources.hubspot.webhooks import WEBHOOKS
 from sources.provider import (
     OAUTH_CODE,
     STATIC_TOKEN,
@@ -79,6 +80,7 @@ PROVIDER = Provider(
         for name, entity in ENTITIES.items()
     },
     default_entities=tuple(ENTITIES),
+    webhooks=WEBHOOKS,
     sandbox="sandbox.hubspot.kit:KIT",
     description="HubSpot CRM: contacts, companies, deals and their associations.",
 )

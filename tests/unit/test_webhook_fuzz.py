@@ -21,7 +21,10 @@ from tests.webhook_receiver_support import (
     salesforce_delivery,
     woocommerce_delivery,
 )
-from webhook_receiver.verification import PROVIDERS, salesforce
+from tests.webhook_receiver_support import (
+    WEBHOOK_PROVIDERS as PROVIDERS,
+)
+from webhook_receiver.verification import salesforce
 
 SIGNATURE_HEADERS = [
     "X-HubSpot-Signature",

@@ -9,12 +9,14 @@ import re
 import pytest
 
 from tests.webhook_receiver_support import (
+    WEBHOOK_PROVIDERS as PROVIDERS,
+)
+from tests.webhook_receiver_support import (
     build_receiver,
     github_delivery,
     hubspot_event,
     hubspot_v3,
 )
-from webhook_receiver.verification import PROVIDERS
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 

@@ -1,40 +1,25 @@
-"""From a verified delivery to inbox events: one module per provider's body shape.
+"""From a verified delivery to inbox events, through the provider's own parser.
 
-`parse_delivery` never checks signatures (verification did) and never stores anything; it
-raises PayloadError (400/415) for a body the provider would not send.
+Each provider's `webhooks.py` (its `WebhookSpec.parse`) knows its body shapes; this module only
+calls it and refuses (400) identifiers no inbox can store. It never checks signatures
+(verification did), never stores anything and never names a provider.
 """
 
 from __future__ import annotations
 
 from core.events import ParsedEvent, PayloadError, SignedRequest, storable_text
-from webhook_receiver.parsing import github, hubspot, salesforce, wordpress
+from sources.provider import Provider
 
-__all__ = ["MEDIA_TYPES", "ParsedEvent", "PayloadError", "parse_delivery"]
-
-JSON = "application/json"
-FORM = "application/x-www-form-urlencoded"
-# What each provider may send; WordPress's form (or absent) type is only the WooCommerce ping.
-MEDIA_TYPES: dict[str, frozenset[str]] = {
-    "hubspot": frozenset({JSON}),
-    "github": frozenset({JSON, FORM}),
-    "salesforce": frozenset({JSON}),
-    "wordpress": frozenset({JSON, FORM, ""}),
-}
+__all__ = ["ParsedEvent", "PayloadError", "parse_delivery"]
 
 
 def parse_delivery(
-    provider: str, scheme: str, request: SignedRequest, media_type: str
+    provider: Provider, scheme: str, request: SignedRequest, media_type: str
 ) -> list[ParsedEvent]:
-    if provider == "hubspot":
-        events = hubspot.parse(request.body)
-    elif provider == "github":
-        events = github.parse(request, media_type)
-    elif provider == "wordpress":
-        events = wordpress.parse(request, media_type, scheme)
-    elif provider == "salesforce":
-        events = salesforce.parse(request)
-    else:
-        raise ValueError(f"unknown provider {provider!r}")
+    """The delivery's events (`scheme` is the label verification returned), or PayloadError."""
+    if provider.webhooks is None:
+        raise ValueError(f"provider {provider.name!r} receives no webhooks")
+    events = provider.webhooks.parse(request, media_type, scheme)
     for position, event in enumerate(events):
         _require_storable(position, event)
     return events

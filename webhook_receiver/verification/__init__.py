@@ -1,11 +1,18 @@
-"""Per-provider webhook verification: which scheme a delivery uses, and whether it is authentic.
+"""Webhook verification: which scheme a delivery uses, and whether it is authentic.
 
-`verify_delivery` picks the scheme from the headers the provider sends and returns its name
-(stored with the event), or raises SignatureError (401). One module per scheme beside this one.
+One module per signature scheme beside this one, each exposing `SCHEME` (WooCommerce's module
+also its unsigned ping). `SCHEMES` is the registry by name; a provider's `WebhookSpec.schemes`
+names the ones it may use, in the order they are tried. `verify_delivery` returns the label
+stored with the event, or raises SignatureError (401). Only modules of this package may know a
+provider's signature facts; the choice of scheme is data.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from core.events import SignedRequest
+from sources.provider import Provider, get_provider
 from webhook_receiver.verification import (
     github,
     hubspot,
@@ -15,53 +22,80 @@ from webhook_receiver.verification import (
     wordpress,
     wp_webhooks,
 )
-from webhook_receiver.verification.base import SignatureError, SignedRequest
+from webhook_receiver.verification.base import Scheme, SignatureError
 
-PROVIDERS = ("hubspot", "salesforce", "wordpress", "github")
-WOOCOMMERCE_PING = "woocommerce-ping"
+WOOCOMMERCE_PING = woocommerce.PING
 
-__all__ = ["PROVIDERS", "WOOCOMMERCE_PING", "SignatureError", "SignedRequest", "verify_delivery"]
+SCHEMES: dict[str, Scheme] = {
+    scheme.name: scheme
+    for scheme in (
+        hubspot.SCHEME,
+        github.SCHEME,
+        salesforce.SCHEME,
+        standard_webhooks.SCHEME,
+        woocommerce.SCHEME,
+        woocommerce.PING_SCHEME,
+        wp_webhooks.SCHEME,
+        wordpress.SCHEME,
+    )
+}
+
+__all__ = [
+    "SCHEMES",
+    "WOOCOMMERCE_PING",
+    "Scheme",
+    "SignatureError",
+    "SignedRequest",
+    "Verified",
+    "authenticate",
+    "schemes_of",
+    "verify_delivery",
+]
 
 
-def verify_delivery(
-    provider: str, request: SignedRequest, secret: str | None, *, now_ms: int
-) -> str:
-    """Verify `request` for `provider` with the integration's secret; return the scheme name."""
-    if provider == "wordpress" and _unsigned(request) and woocommerce.ping_webhook_id(request):
-        return WOOCOMMERCE_PING
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """An authentic delivery: the scheme that verified it and the label stored with its events."""
+
+    scheme: Scheme
+    label: str
+
+
+def schemes_of(provider: Provider) -> list[Scheme]:
+    """The provider's schemes in the order they are tried (an unknown name is a bug: KeyError)."""
+    if provider.webhooks is None:
+        raise ValueError(f"provider {provider.name!r} receives no webhooks")
+    return [SCHEMES[name] for name in provider.webhooks.schemes]
+
+
+def authenticate(
+    provider: Provider, request: SignedRequest, secret: str | None, *, now_ms: int
+) -> Verified:
+    """Verify `request` for `provider` with the integration's secret.
+
+    Unsigned messages the provider sends by design are recognised first; then the secret is
+    required; then the first scheme whose headers are present verifies.
+    """
+    schemes = schemes_of(provider)
+    for scheme in schemes:
+        if not scheme.needs_secret and scheme.detect(request):
+            return Verified(scheme, scheme.verify(request, secret, now_ms))
     if not secret:
         raise SignatureError(
             "missing_secret",
             "no webhook secret is configured for this integration (set its webhook_secret, "
             "or WEBHOOK_SECRET)",
         )
-    if provider == "hubspot":
-        return hubspot.verify(request, secret, now_ms)
-    if provider == "github":
-        return github.verify(request, secret)
-    if provider == "wordpress":
-        if request.header("X-WC-Webhook-Signature") is not None:
-            return woocommerce.verify(request, secret)
-        if request.header("X-WP-Webhook-Signature") is not None:
-            return wp_webhooks.verify(request, secret)
-        if request.header("X-WordPress-Signature") is not None:
-            return wordpress.verify(request, secret)
-    if provider == "salesforce" and request.header("X-Salesforce-Signature") is not None:
-        return salesforce.verify(request, secret)
-    if provider in ("wordpress", "salesforce") and request.header("webhook-signature"):
-        return standard_webhooks.verify(request, secret, now_ms / 1000)
-    if provider not in PROVIDERS:
-        raise ValueError(f"unknown provider {provider!r}")
-    raise SignatureError("missing_signature", f"{provider}: the delivery carries no signature")
+    for scheme in schemes:
+        if scheme.needs_secret and scheme.detect(request):
+            return Verified(scheme, scheme.verify(request, secret, now_ms))
+    raise SignatureError("missing_signature", f"{provider.name}: the delivery carries no signature")
 
 
-_SIGNATURE_HEADERS = (
-    "x-wc-webhook-signature",
-    "x-wp-webhook-signature",
-    "x-wordpress-signature",
-    "webhook-signature",
-)
-
-
-def _unsigned(request: SignedRequest) -> bool:
-    return not any(name in request.headers for name in _SIGNATURE_HEADERS)
+def verify_delivery(
+    provider: Provider | str, request: SignedRequest, secret: str | None, *, now_ms: int
+) -> str:
+    """The label of the scheme that verified `request` (a provider may be given by name)."""
+    if isinstance(provider, str):
+        provider = get_provider(provider)
+    return authenticate(provider, request, secret, now_ms=now_ms).label

@@ -8,10 +8,66 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from core.events import SignedRequest
 
-__all__ = ["SignatureError", "SignedRequest", "hmac_sha256", "invalid", "require_header", "same"]
+__all__ = [
+    "Scheme",
+    "SignatureError",
+    "SignedRequest",
+    "always",
+    "has_header",
+    "openapi_header",
+    "hmac_sha256",
+    "invalid",
+    "require_header",
+    "same",
+]
+
+ACCEPTED = 202
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """One signature scheme as the receiver tries it; providers name schemes in their spec.
+
+    `detect(request)`: the delivery uses this scheme (its headers are present).
+    `verify(request, secret, now_ms)`: the label stored with the event (e.g. "github-sha256"),
+    or SignatureError. `needs_secret=False` marks an unsigned message the provider sends by
+    design (tried before the secret is required). `success_status` is the status an accepted
+    delivery gets (some senders require exactly 200). `headers` are the OpenAPI header
+    parameters the scheme reads (`name`, `description`, optional `required` and `schema`).
+    """
+
+    name: str
+    detect: Callable[[SignedRequest], bool]
+    verify: Callable[[SignedRequest, str | None, int], str]
+    needs_secret: bool = True
+    success_status: int = ACCEPTED
+    success_description: str = "Committed to the inbox"
+    headers: tuple[Mapping[str, Any], ...] = ()
+
+
+def always(request: SignedRequest) -> bool:
+    """Detector of a provider's only scheme: its verify() says which header is missing."""
+    return True
+
+
+def has_header(name: str) -> Callable[[SignedRequest], bool]:
+    """Detector: the header is present (even empty: verify() then refuses it)."""
+    lowered = name.lower()
+    return lambda request: lowered in request.headers
+
+
+def openapi_header(name: str, description: str, *, required: bool = False, **schema: Any) -> dict:
+    """An OpenAPI header parameter, as `Scheme.headers` and provider specs list them."""
+    entry: dict[str, Any] = {"name": name, "description": description, "required": required}
+    if schema:
+        entry["schema"] = schema
+    return entry
 
 
 class SignatureError(Exception):

@@ -7,9 +7,12 @@ X-Hub-Signature is not accepted: GitHub always sends the SHA-256 header beside i
 from __future__ import annotations
 
 from webhook_receiver.verification.base import (
+    Scheme,
     SignedRequest,
+    always,
     hmac_sha256,
     invalid,
+    openapi_header,
     require_header,
     same,
 )
@@ -24,3 +27,15 @@ def verify(request: SignedRequest, secret: str) -> str:
     if same(sign(secret, request.body), signature):
         return "github-sha256"
     raise invalid("github")
+
+
+SCHEME = Scheme(
+    name="github",
+    detect=always,
+    verify=lambda request, secret, now_ms: verify(request, secret),
+    headers=(
+        openapi_header(
+            "X-Hub-Signature-256", "`sha256=` + hex HMAC-SHA256 of the body", required=True
+        ),
+    ),
+)

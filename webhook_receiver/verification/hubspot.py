@@ -14,10 +14,13 @@ import hashlib
 import re
 
 from webhook_receiver.verification.base import (
+    Scheme,
     SignatureError,
     SignedRequest,
+    always,
     hmac_sha256,
     invalid,
+    openapi_header,
     require_header,
     same,
 )
@@ -97,3 +100,16 @@ def _verify_v3(request: SignedRequest, secret: str, now_ms: int) -> str:
         if same(sign_v3(secret, request.method, url, request.body, timestamp), signature):
             return "hubspot-v3"
     raise invalid("hubspot v3")
+
+
+SCHEME = Scheme(
+    name="hubspot",
+    detect=always,
+    verify=verify,
+    headers=(
+        openapi_header("X-HubSpot-Signature-v3", "base64 HMAC-SHA256 of method+URI+body+timestamp"),
+        openapi_header("X-HubSpot-Request-Timestamp", "Epoch ms, within 5 minutes of now (v3)"),
+        openapi_header("X-HubSpot-Signature", "v1/v2 hex SHA-256 signature"),
+        openapi_header("X-HubSpot-Signature-Version", "v1 or v2", enum=["v1", "v2", "v3"]),
+    ),
+)

@@ -13,9 +13,12 @@ import base64
 import re
 
 from webhook_receiver.verification.base import (
+    Scheme,
     SignedRequest,
+    has_header,
     hmac_sha256,
     invalid,
+    openapi_header,
     require_header,
     same,
 )
@@ -42,3 +45,11 @@ def verify(request: SignedRequest, secret: str) -> str:
     if same(expected, signature):
         return "salesforce-sha256"
     raise invalid("salesforce")
+
+
+SCHEME = Scheme(
+    name="salesforce",
+    detect=has_header("X-Salesforce-Signature"),
+    verify=lambda request, secret, now_ms: verify(request, secret),
+    headers=(openapi_header("X-Salesforce-Signature", "HMAC-SHA256 of the body, base64 (or hex)"),),
+)

@@ -12,10 +12,12 @@ import base64
 import binascii
 
 from webhook_receiver.verification.base import (
+    Scheme,
     SignatureError,
     SignedRequest,
     hmac_sha256,
     invalid,
+    openapi_header,
     require_header,
     same,
 )
@@ -58,3 +60,17 @@ def verify(request: SignedRequest, secret: str, now_s: float) -> str:
     if matched:
         return "standard-webhooks-v1"
     raise invalid("standard-webhooks")
+
+
+SCHEME = Scheme(
+    name="standard-webhooks",
+    detect=lambda request: bool(request.header("webhook-signature")),
+    verify=lambda request, secret, now_ms: verify(request, secret, now_ms / 1000),
+    headers=(
+        openapi_header("webhook-id", "Standard Webhooks message id (signed; the delivery id)"),
+        openapi_header(
+            "webhook-timestamp", "Standard Webhooks Unix seconds, within 5 minutes of now"
+        ),
+        openapi_header("webhook-signature", "Space-separated `v1,<base64 HMAC-SHA256>` entries"),
+    ),
+)

@@ -13,9 +13,12 @@ import html
 import re
 
 from webhook_receiver.verification.base import (
+    Scheme,
     SignedRequest,
+    has_header,
     hmac_sha256,
     invalid,
+    openapi_header,
     require_header,
     same,
 )
@@ -48,3 +51,39 @@ def ping_webhook_id(request: SignedRequest) -> str | None:
         return None
     match = PING_BODY.fullmatch(request.body)
     return match.group(1).decode() if match else None
+
+
+PING = "woocommerce-ping"
+# Signature headers of every scheme a WordPress site may use: a ping carries none of them.
+_SIGNATURE_HEADERS = (
+    "x-wc-webhook-signature",
+    "x-wp-webhook-signature",
+    "x-wordpress-signature",
+    "webhook-signature",
+)
+
+
+def is_ping(request: SignedRequest) -> bool:
+    """Unsigned and exactly WooCommerce's ping."""
+    if any(name in request.headers for name in _SIGNATURE_HEADERS):
+        return False
+    return ping_webhook_id(request) is not None
+
+
+SCHEME = Scheme(
+    name="woocommerce",
+    detect=has_header("X-WC-Webhook-Signature"),
+    verify=lambda request, secret, now_ms: verify(request, secret),
+    headers=(
+        openapi_header("X-WC-Webhook-Signature", "WooCommerce: base64 HMAC-SHA256 of the body"),
+    ),
+)
+# WooCommerce treats anything but exactly 200 as a failed ping.
+PING_SCHEME = Scheme(
+    name=PING,
+    detect=is_ping,
+    verify=lambda request, secret, now_ms: PING,
+    needs_secret=False,
+    success_status=200,
+    success_description="WooCommerce ping stored (WooCommerce requires exactly 200)",
+)

@@ -6,9 +6,12 @@ hex(HMAC-SHA256(key = secret, raw body)), lower-case hex, no prefix.
 from __future__ import annotations
 
 from webhook_receiver.verification.base import (
+    Scheme,
     SignedRequest,
+    has_header,
     hmac_sha256,
     invalid,
+    openapi_header,
     require_header,
     same,
 )
@@ -23,3 +26,11 @@ def verify(request: SignedRequest, secret: str) -> str:
     if same(sign(secret, request.body), signature.lower()):
         return "wordpress-sha256"
     raise invalid("wordpress")
+
+
+SCHEME = Scheme(
+    name="wordpress",
+    detect=has_header("X-WordPress-Signature"),
+    verify=lambda request, secret, now_ms: verify(request, secret),
+    headers=(openapi_header("X-WordPress-Signature", "Our plugin: hex HMAC-SHA256 of the body"),),
+)

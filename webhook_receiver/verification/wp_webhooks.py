@@ -9,9 +9,12 @@ from __future__ import annotations
 import base64
 
 from webhook_receiver.verification.base import (
+    Scheme,
     SignedRequest,
+    has_header,
     hmac_sha256,
     invalid,
+    openapi_header,
     require_header,
     same,
 )
@@ -26,3 +29,13 @@ def verify(request: SignedRequest, secret: str) -> str:
     if same(sign(secret, request.body), signature):
         return "wp-webhooks-sha256"
     raise invalid("wp-webhooks")
+
+
+SCHEME = Scheme(
+    name="wp-webhooks",
+    detect=has_header("X-WP-Webhook-Signature"),
+    verify=lambda request, secret, now_ms: verify(request, secret),
+    headers=(
+        openapi_header("X-WP-Webhook-Signature", "WP Webhooks: base64 HMAC-SHA256 of the body"),
+    ),
+)

@@ -1,5 +1,8 @@
 """Events in a provider-neutral JSON shape, as sent by relays, WP Webhooks and our own plugin.
 
+Shared by the providers whose deliveries may carry such events (their `webhooks.py` parsers).
+Pure functions: no I/O, no provider branch.
+
 The event type is the body's `type` (the Standard Webhooks payload shape `{"type": "post.updated",
 "data": {...}}`), else `trigger` or `action`; the object is `data` (or the body itself), its id
 `id` or `post_id`, its entity `object_type`, `post_type` or the type's prefix, in the plural the

@@ -1,4 +1,7 @@
-"""Salesforce events relayed from a Flow or Apex: a JSON object or an array of them.
+"""Salesforce's webhook spec: events relayed from a Flow or Apex, a JSON object or an array.
+
+Parsing never checks signatures (the `salesforce` and `standard-webhooks` schemes in
+`webhook_receiver/verification/` do), never stores, never calls Salesforce.
 
 Each item is a Change Data Capture event, bare (`{"ChangeEventHeader": {...}, ...fields}`) or
 in its CometD envelope (`{"channel": ..., "data": {"payload": {...}, "event": {"replayId": N}}}`),
@@ -21,12 +24,15 @@ from core.events import (
     load_json,
     scalar_id,
 )
-from webhook_receiver.parsing import generic
+from sources.common import neutral_events
+from sources.provider import WebhookSpec
 
+JSON = "application/json"
 ID_HEADERS = ("X-Salesforce-Delivery-ID", "webhook-id")
 
 
-def parse(request: SignedRequest) -> list[ParsedEvent]:
+def parse(request: SignedRequest, media_type: str, scheme: str) -> list[ParsedEvent]:
+    """A verified delivery -> one event per item, or PayloadError."""
     body = load_json(request.body)
     if isinstance(body, dict):
         items, single = [body], True
@@ -75,7 +81,7 @@ def _event(position: int, item: dict[str, Any], payload: bytes, request_id: str 
         delivery_id = replay_id or (f"{tx}:{seq}" if tx and seq else None)
         event_type, object_type = f"{entity}.{change_type}", entity
     else:
-        event_type, object_type, object_id = generic.describe(change)
+        event_type, object_type, object_id = neutral_events.describe(change)
         if event_type == "unknown":
             raise PayloadError(
                 "invalid_payload",
@@ -84,3 +90,27 @@ def _event(position: int, item: dict[str, Any], payload: bytes, request_id: str 
         delivery_id = replay_id
     delivery_id = delivery_id or request_id or body_digest(payload)
     return ParsedEvent(delivery_id, event_type, object_type, object_id, payload)
+
+
+def entity_for(object_type: str | None) -> str | None:
+    """The entity an event names: its sObject (`Account`) or neutral object type, as stored."""
+    return object_type or None
+
+
+OBJECT = {"type": "object", "additionalProperties": True}
+OPENAPI = {
+    "headers": [
+        {"name": "X-Salesforce-Delivery-ID", "description": "The relay's delivery id"},
+    ],
+    "request_body": {
+        JSON: {"schema": {"oneOf": [OBJECT, {"type": "array", "minItems": 1, "items": OBJECT}]}}
+    },
+}
+
+WEBHOOKS = WebhookSpec(
+    schemes=("salesforce", "standard-webhooks"),
+    media_types=frozenset({JSON}),
+    parse=parse,
+    entity_for=entity_for,
+    openapi=OPENAPI,
+)
