@@ -1,4 +1,4 @@
-"""Millisecond timestamps as HubSpot writes and reads them (ISO-8601 with milliseconds, UTC)."""
+"""Millisecond timestamps as ISO-8601 with milliseconds, UTC (`2024-09-11T13:27:39.356Z`), both ways."""
 
 from __future__ import annotations
 
