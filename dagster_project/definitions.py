@@ -1,11 +1,13 @@
-"""The code location: merges each provider's definitions; no logic lives here."""
+"""The code location: merges the integrations', webhooks' and mappings' definitions; no logic
+lives here (and no provider is named: `defs/<provider>/` would add only what a provider adds
+beyond the common factory)."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from core.settings import get_settings
-from dagster_project.defs.hubspot.definitions import hubspot_definitions
+from dagster_project.defs.integrations.definitions import integrations_definitions
 from dagster_project.defs.mappings.definitions import mappings_definitions
 from dagster_project.defs.webhooks.definitions import webhooks_definitions
 from dagster_project.resources import PlatformResource
@@ -17,7 +19,9 @@ def build_definitions(declarations_path=None) -> dg.Definitions:
     declarations = load_declarations(declarations_path or settings.declarations_path)
     running = settings.ENVIRONMENT == "development"
     return dg.Definitions.merge(
-        hubspot_definitions(declarations, schedules_running=running),
+        integrations_definitions(
+            declarations, schedules_running=running, warehouse_kind=settings.WAREHOUSE
+        ),
         webhooks_definitions(sensors_running=running),
         mappings_definitions(declarations, settings),
         dg.Definitions(resources={"platform": PlatformResource()}),

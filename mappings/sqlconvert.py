@@ -121,7 +121,7 @@ def _from_text(b: Builder, t: Ref, target: DataType) -> Ref:
 def datetime_from_text(b: Builder, t: Ref) -> Ref:
     """TIMESTAMPTZ (UTC) from ISO 8601 text or epoch milliseconds; NULL when not valid."""
     d = b.dialect
-    # the shape HubSpot and most APIs send (UTC, 'Z') is cast directly; it parses the same way
+    # the shape most APIs send (UTC, 'Z') is cast directly; it parses the same way
     plain = b.col(d.full_match(t.ref, PLAIN_UTC_PATTERN), t, category="boolean")
     m = b.col(
         f"CASE WHEN NOT {plain.ref} THEN {d.match_groups(t.ref, DATETIME_PATTERN, 8)} END",

@@ -44,7 +44,7 @@ LOWER = _simple("lower", "lower case", lambda value: value.lower(), lambda d, x:
 UPPER = _simple("upper", "upper case", lambda value: value.upper(), lambda d, x: f"upper({x})")
 EMPTY_TO_NULL = _simple(
     "empty_to_null",
-    "empty text becomes null (HubSpot sends '' for cleared properties)",
+    "empty text becomes null (APIs often send '' for a cleared property)",
     lambda value: value if value != "" else None,
     lambda d, x: f"NULLIF({x}, '')",
 )

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from core.settings import Settings
-from dagster_project.defs.hubspot.definitions import hubspot_definitions
+from dagster_project.defs.integrations.definitions import integrations_definitions
 from dagster_project.defs.mappings.definitions import mappings_definitions
 from dagster_project.resources import PlatformResource
 from pipelines.declarations import Declarations, IntegrationDeclaration
@@ -183,7 +183,7 @@ def test_shipped_mappings_and_match_rules_from_a_sandbox_sync_in_one_run(
         integrations=[IntegrationDeclaration(id="e2e-portal", type="hubspot")]
     )
     defs = dg.Definitions.merge(
-        hubspot_definitions(declarations, schedules_running=False),
+        integrations_definitions(declarations, schedules_running=False),
         mappings_definitions(declarations, settings),
     )
 

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from core.settings import Settings
-from dagster_project.defs.hubspot.definitions import hubspot_definitions
+from dagster_project.defs.integrations.definitions import integrations_definitions
 from dagster_project.defs.mappings.definitions import mappings_definitions
 from dagster_project.resources import PlatformResource
 from pipelines.declarations import Declarations, IntegrationDeclaration
@@ -107,7 +107,7 @@ def test_postgres_warehouse_runs_mapping_assets_without_the_duckdb_pool(mappings
 
 def test_merged_with_the_raw_assets_the_location_validates(mappings_dir, tmp_path):
     defs = dg.Definitions.merge(
-        hubspot_definitions(DECLARATIONS, schedules_running=False),
+        integrations_definitions(DECLARATIONS, schedules_running=False),
         build(mappings_dir, tmp_path),
     )
     dg.Definitions.validate_loadable(defs)

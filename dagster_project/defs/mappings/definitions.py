@@ -1,9 +1,11 @@
 """Mapping and dedup definitions, built from the mapping files, the match-rule files and the
 integration declarations with one factory per kind of asset.
 
-For each declared integration and each mapping whose source is that integration's provider
-and one of its declared entities: a mapping asset. For each match-rule file whose canonical
-table some mapping writes: a dedup multi-asset downstream of all those mapping assets.
+For each declared integration whose provider can extract (the same set the integration factory
+builds raw assets for) and each mapping whose source names that provider and one of the
+integration's declared entities: a mapping asset, downstream of that entity's raw asset. For
+each match-rule file whose canonical table some mapping writes: a dedup multi-asset downstream
+of all those mapping assets.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from __future__ import annotations
 import dagster as dg
 
 from core.settings import Settings
-from dagster_project.defs.hubspot.assets import DUCKDB_WRITER_POOL
+from dagster_project.defs.integrations.definitions import extracting_integrations
 from dagster_project.defs.mappings.dedup_assets import build_dedup_assets
 from dagster_project.defs.mappings.mapping_assets import build_mapping_asset, mapping_key
+from dagster_project.pools import DUCKDB_WRITER_POOL
 from mappings.dedup import load_match_rules_dir
 from mappings.spec import load_mappings
 from pipelines.declarations import Declarations
@@ -26,9 +29,9 @@ def mappings_definitions(declarations: Declarations, settings: Settings) -> dg.D
     specs = load_mappings(settings.mappings_dir)
     assets: list[dg.AssetsDefinition] = []
     feeding: dict[str, list[dg.AssetKey]] = {}
-    for decl in declarations.integrations:
+    for decl, provider in extracting_integrations(declarations):
         for spec in specs:
-            if spec.source.provider != decl.type or spec.source.table not in decl.entities:
+            if spec.source.provider != provider.name or spec.source.table not in decl.entities:
                 continue
             assets.append(
                 build_mapping_asset(

@@ -1,6 +1,9 @@
 """Mapping assets: one asset per (mapping file, declared integration of the mapping's provider),
 downstream of that integration's raw asset, writing its slice of the canonical table.
 
+The raw asset is `entity_key(<spec's provider>, <integration>, <spec's table>)`: the same key the
+integration factory gives the entity, whichever provider the spec names (never hard-coded here).
+
 The body is one call into `MappingEngine.run`; the rest is metadata (row counts, timings,
 column schema, column lineage from the mapping's own lineage) and the mapping checks.
 """
@@ -8,7 +11,7 @@ column schema, column lineage from the mapping's own lineage) and the mapping ch
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from dagster_project.defs.hubspot.assets import entity_key, slug
+from dagster_project.defs.integrations.keys import entity_key, slug
 from dagster_project.defs.mappings.checks import (
     MAPPING_ROWS_BALANCE,
     REJECTED_RATIO,
@@ -24,6 +27,11 @@ from pipelines.declarations import IntegrationDeclaration
 def mapping_key(decl: IntegrationDeclaration, spec: MappingSpec) -> dg.AssetKey:
     """mappings/<integration>/<mapping name>."""
     return dg.AssetKey(["mappings", slug(decl.id), spec.name])
+
+
+def raw_key(decl: IntegrationDeclaration, spec: MappingSpec) -> dg.AssetKey:
+    """The raw asset a mapping reads: its provider's entity asset of this integration."""
+    return entity_key(spec.source.provider, decl.id, spec.source.table)
 
 
 def raw_column(source_field: str) -> str:
@@ -49,15 +57,15 @@ def build_mapping_asset(
     max_rejected_ratio: float,
 ) -> dg.AssetsDefinition:
     key = mapping_key(decl, spec)
-    raw_key = entity_key(decl, spec.source.table)
+    source_key = raw_key(decl, spec)
 
     @dg.asset(
         key=key,
-        deps=[raw_key],
+        deps=[source_key],
         group_name=f"mappings_{slug(decl.id)}",
         kinds={"duckdb" if pool else "postgres", "sql"},
-        description=f"{spec.target} rows from {decl.type} {spec.source.table} of integration "
-        f"{decl.id}, mapped by {spec.name}; rejects go to the quarantine table.",
+        description=f"{spec.target} rows from {spec.source.provider} {spec.source.table} of "
+        f"integration {decl.id}, mapped by {spec.name}; rejects go to the quarantine table.",
         metadata={"mapping": spec.name, "target": spec.target, "integration_id": decl.id},
         check_specs=[
             dg.AssetCheckSpec(REJECTED_RATIO, asset=key),
@@ -87,7 +95,7 @@ def build_mapping_asset(
                 "quarantine_table": result.quarantine_table,
                 "dagster/row_count": result.rows_out,
                 "dagster/column_schema": table_schema(warehouse, result.target_table),
-                "dagster/column_lineage": column_lineage(result, raw_key),
+                "dagster/column_lineage": column_lineage(result, source_key),
             }
         )
         for outcome in mapping_checks(result, max_rejected_ratio):

@@ -8,8 +8,8 @@ pool because extraction and `apply` write the warehouse (one DuckDB writer, DESI
 
 import dagster as dg
 
-from dagster_project.defs.hubspot.assets import DUCKDB_WRITER_POOL
 from dagster_project.defs.webhooks.resources import WebhooksResource
+from dagster_project.pools import DUCKDB_WRITER_POOL
 from webhook_receiver.deadletters import replay_dead_letters
 
 PROCESS_OP = "process_webhook_events"
