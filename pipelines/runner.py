@@ -1,15 +1,18 @@
-"""The one way a sync runs, whoever asks (CLI, Dagster asset, demo, benchmark).
+"""The one way a sync runs, whoever asks (CLI, Dagster asset, webhook handler, demo, benchmark).
 
-It wires an integration's credentials to its provider source and the configured warehouse, runs
-dlt, records the run in the sync-run log (control database and warehouse), and turns failures
-into our error taxonomy. It never reads tokens itself: it asks the registry for a token provider.
+It looks the integration's provider up in the provider registry, builds the provider's client
+(`provider.client(ClientContext)`) and dlt source (`provider.source(client, SourceRequest)`),
+runs dlt into the configured warehouse, records the run in the sync-run log (control database
+and warehouse) and turns failures into our error taxonomy. A run that fails at any point after
+it was recorded as started (credentials included) ends `failed` with its error. It never reads
+tokens itself (it asks the registry for a token provider) and never names a provider.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,25 +24,39 @@ from core.errors import IntegrationError, ValidationError
 from core.settings import Settings, get_settings
 from destinations.ops_log import record_sync_run
 from destinations.warehouse import Warehouse, dataset_name
+from pipelines.models import Integration
 from sources.common.http import RetryPolicy
-from sources.hubspot.client import HubSpotClient
-from sources.hubspot.entities import resolve_entities
-from sources.hubspot.source import DEFAULT_LOOKBACK_MS, EntityReport, hubspot_source
+from sources.provider import (
+    ClientContext,
+    EntityReport,
+    ProgressCallback,
+    Provider,
+    ProviderClient,
+    ProviderRegistry,
+    SourceRequest,
+    providers,
+)
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[str, int], None]
+BY_ID = "by_id"
+ClientFactory = Callable[[ClientContext], ProviderClient]
 
 
 @dataclass
 class SyncRequest:
-    """What to sync: which integration, which entities, full or incremental, which filters."""
+    """What to sync: which integration, which entities, full or incremental, which filters.
+
+    `ids` (with exactly one entity whose provider reads by id) reads exactly those records and
+    moves no bookmark; the run is logged with mode `by_id`.
+    """
 
     integration_id: str
     entities: list[str] | None = None
     full_refresh: bool = False
-    filters: dict[str, list[dict[str, Any]]] | None = None
+    filters: dict[str, Any] | None = None
     actor: str = "system"
+    ids: list[str] | None = None
 
 
 @dataclass
@@ -61,6 +78,7 @@ class SyncResult:
     step_seconds: dict[str, float] = field(default_factory=dict)
     dataset: str = ""
     error: str | None = None
+    provider: str = ""
 
 
 def root_integration_error(exc: BaseException) -> IntegrationError | None:
@@ -76,7 +94,12 @@ def root_integration_error(exc: BaseException) -> IntegrationError | None:
 
 
 class SyncRunner:
-    """Runs sync jobs for registered integrations into the configured warehouse."""
+    """Runs sync jobs for registered integrations of any provider into the warehouse.
+
+    `client_factory` (tests, benchmarks) replaces the provider's client factory; it receives
+    the same `ClientContext`. On start, runs left `running` by a process that is gone are
+    marked `abandoned` (once per process and control database).
+    """
 
     def __init__(
         self,
@@ -86,7 +109,8 @@ class SyncRunner:
         run_log: Any = None,
         warehouse: Warehouse | None = None,
         retry: RetryPolicy | None = None,
-        client_factory: Callable[..., HubSpotClient] | None = None,
+        client_factory: ClientFactory | None = None,
+        provider_registry: ProviderRegistry | None = None,
     ) -> None:
         from pipelines.registry import IntegrationRegistry
         from pipelines.run_log import SyncRunLog
@@ -96,9 +120,14 @@ class SyncRunner:
         self.run_log = run_log or SyncRunLog(self.registry.db)
         self.warehouse = warehouse or Warehouse.from_settings(self.settings)
         self.retry = retry
-        self.client_factory = client_factory or HubSpotClient
+        self.client_factory = client_factory
+        self.providers = provider_registry or getattr(self.registry, "providers", providers)
+        try:
+            self.run_log.mark_abandoned_once()
+        except Exception:  # noqa: BLE001 - bookkeeping must not stop a sync from starting
+            log.exception("could not mark abandoned sync runs")
 
-    def pipeline(self, integration_id: str, provider: str = "hubspot") -> dlt.Pipeline:
+    def pipeline(self, integration_id: str, provider: str) -> dlt.Pipeline:
         return dlt.pipeline(
             pipeline_name=f"{provider}__{integration_id}".replace("-", "_"),
             destination=self.warehouse.destination(),
@@ -106,17 +135,30 @@ class SyncRunner:
             pipelines_dir=str(self.settings.dlt_pipelines_dir),
         )
 
-    def run(self, request: SyncRequest, progress: ProgressCallback | None = None) -> SyncResult:
-        integration = self.registry.get(request.integration_id)
-        if integration.type != "hubspot":
+    def provider_for(self, integration: Integration) -> Provider:
+        """The integration's provider, refused with a clear error if it cannot extract."""
+        provider = (
+            self.providers.get(integration.type) if integration.type in self.providers else None
+        )
+        if provider is None or not provider.extracts:
             raise ValidationError(
                 f"sync for {integration.type} integrations is not available yet",
                 provider=integration.type,
                 integration_id=integration.id,
             )
-        entities = [e.name for e in resolve_entities(request.entities)]
-        mode = "full" if request.full_refresh else "incremental"
-        run_id = self.run_log.start(integration.id, mode, entities)
+        return provider
+
+    def run(self, request: SyncRequest, progress: ProgressCallback | None = None) -> SyncResult:
+        integration = self.registry.get(request.integration_id)
+        provider = self.provider_for(integration)
+        try:
+            entities = provider.resolve_entities(request.entities)
+        except ValidationError as exc:
+            exc.integration_id = integration.id
+            raise
+        ids = _checked_ids(provider, integration, entities, request.ids)
+        mode = BY_ID if ids is not None else ("full" if request.full_refresh else "incremental")
+        run_id = self.run_log.start(integration.id, mode, entities, provider=provider.name)
         started = time.monotonic()
         result = SyncResult(
             run_id=run_id,
@@ -124,29 +166,35 @@ class SyncRunner:
             status="failed",
             mode=mode,
             entities=entities,
-            dataset=dataset_name("hubspot", integration.id),
+            dataset=dataset_name(provider.name, integration.id),
+            provider=provider.name,
         )
-        api_base = integration.config.get("api_base") or self.settings.HUBSPOT_API_BASE
-        client = self.client_factory(
-            api_base,
-            self.registry.token_provider(integration.id),
-            integration_id=integration.id,
-            retry=self.retry,
-        )
-        pipeline = self.pipeline(integration.id)
+        # From here on every failure, whatever its step, ends the run `failed` with its error.
+        client: ProviderClient | None = None
+        pipeline: dlt.Pipeline | None = None
         try:
+            config = provider.parse_config(integration.config)
+            self.registry.check_hosts(provider, integration.config)
+            context = ClientContext(
+                integration_id=integration.id,
+                config=config,
+                tokens=self.registry.token_provider(integration.id),
+                settings=self.settings,
+                retry=self.retry,
+            )
+            client = (self.client_factory or provider.client)(context)
+            pipeline = self.pipeline(integration.id, provider.name)
+            source_request = SourceRequest(
+                entities=entities,
+                full_refresh=request.full_refresh,
+                filters=request.filters,
+                ids=ids,
+                reports=result.reports,
+                progress=progress,
+                config=config,
+            )
             with self.warehouse.writer_lock():
-                source = hubspot_source(
-                    client,
-                    entities,
-                    lookback_ms=int(
-                        integration.config.get("search_lookback_ms", DEFAULT_LOOKBACK_MS)
-                    ),
-                    full_refresh=request.full_refresh,
-                    filters=request.filters,
-                    reports=result.reports,
-                    progress=progress,
-                )
+                source = provider.source(client, source_request)
                 info = pipeline.run(source, loader_file_format=self.warehouse.loader_file_format)
             result.load_ids = list(info.loads_ids)
             result.step_seconds = {
@@ -158,41 +206,64 @@ class SyncRunner:
             counts = dict(normalize.row_counts) if normalize else {}
             result.rows_loaded = {k: v for k, v in counts.items() if not k.startswith("_dlt")}
             modes = {r.mode for r in result.reports.values()}
-            result.mode = modes.pop() if len(modes) == 1 else "mixed"
+            result.mode = modes.pop() if len(modes) == 1 else ("mixed" if modes else mode)
             result.status = "success"
-        except Exception as exc:
+        except BaseException as exc:
             ours = root_integration_error(exc)
-            if isinstance(exc, PipelineStepFailed) and exc.step == "extract":
+            if (
+                pipeline is not None
+                and isinstance(exc, PipelineStepFailed)
+                and exc.step == "extract"
+            ):
                 # Nothing half-extracted may linger and be loaded by a later run.
-                pipeline.drop_pending_packages()
-            result.error = str(ours or exc)
+                try:
+                    pipeline.drop_pending_packages()
+                except Exception:  # noqa: BLE001 - the run's own error matters more
+                    log.exception("could not drop pending packages of run %s", run_id)
             if ours is not None:
+                ours.integration_id = ours.integration_id or integration.id
+                ours.provider = ours.provider or provider.name
+            result.error = str(ours or exc) or type(exc).__name__
+            if ours is not None and ours is not exc:
                 raise ours from exc
             raise
         finally:
-            client.close()
+            if client is not None:
+                self._collect_client(result, client)
             result.duration_s = round(time.monotonic() - started, 3)
-            stats = client.stats
-            result.requests = stats.requests
-            result.requests_by_kind = dict(stats.by_kind)
-            result.retries = stats.retries
-            result.rate_limit_waits = stats.rate_limit_waits
-            result.rate_limit_wait_s = round(stats.rate_limit_wait_s, 3)
             self._record(result)
         return result
 
+    def _collect_client(self, result: SyncResult, client: ProviderClient) -> None:
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001 - closing must not hide the run's outcome
+            log.exception("could not close the client of run %s", result.run_id)
+        stats = client.stats
+        result.requests = stats.requests
+        result.requests_by_kind = dict(stats.by_kind)
+        result.retries = stats.retries
+        result.rate_limit_waits = stats.rate_limit_waits
+        result.rate_limit_wait_s = round(stats.rate_limit_wait_s, 3)
+
     def _record(self, result: SyncResult) -> None:
         """Sync-run log in the control DB, mirrored to the warehouse for analysts."""
-        self.run_log.finish(
-            result.run_id,
-            status=result.status,
-            rows_loaded=result.rows_loaded,
-            requests=result.requests,
-            rate_limit_waits=result.rate_limit_waits,
-            rate_limit_wait_s=result.rate_limit_wait_s,
-            error=result.error,
-            load_ids=result.load_ids,
-        )
+        try:
+            self.run_log.finish(
+                result.run_id,
+                status=result.status,
+                rows_loaded=result.rows_loaded,
+                requests=result.requests,
+                rate_limit_waits=result.rate_limit_waits,
+                rate_limit_wait_s=result.rate_limit_wait_s,
+                error=result.error,
+                load_ids=result.load_ids,
+            )
+        except Exception:
+            if result.status == "success":
+                raise
+            # A failed run's own error is what the caller must see; the row will be abandoned.
+            log.exception("could not record the end of failed sync run %s", result.run_id)
         try:
             self._mirror_run(result)
         except Exception:  # noqa: BLE001 - the run itself is recorded; the mirror is best effort
@@ -202,7 +273,7 @@ class SyncRunner:
         row = {
             "run_id": result.run_id,
             "integration_id": result.integration_id,
-            "provider": "hubspot",
+            "provider": result.provider,
             "status": result.status,
             "mode": result.mode,
             "entities": ",".join(result.entities),
@@ -217,3 +288,33 @@ class SyncRunner:
             "finished_at": datetime.now(UTC),
         }
         record_sync_run(self.warehouse, row)
+
+
+def _checked_ids(
+    provider: Provider,
+    integration: Integration,
+    entities: list[str],
+    ids: Sequence[Any] | None,
+) -> list[str] | None:
+    """A by-id request names exactly one entity that reads by id, and at least one id."""
+    if ids is None:
+        return None
+    unique = sorted(
+        {str(i) for i in ids if i is not None and str(i) != ""}, key=lambda v: (len(v), v)
+    )
+    where = {"provider": integration.type, "integration_id": integration.id}
+    if not unique:
+        raise ValidationError("no object ids to fetch", **where)
+    if len(entities) != 1:
+        raise ValidationError(
+            "a by-id sync names exactly one entity",
+            hint="SyncRequest(integration_id, entities=[entity], ids=[...])",
+            **where,
+        )
+    if not provider.entity(entities[0]).by_ids:
+        raise ValidationError(
+            f"{provider.title} {entities[0]} cannot be read by id",
+            hint="run an incremental sync of the entity instead",
+            **where,
+        )
+    return unique

@@ -179,7 +179,8 @@ class SourceRequest:
     """What the runner asks a provider's dlt source for.
 
     `ids` (with exactly one entity) reads those records by id and must not move any bookmark.
-    `reports` is filled with one `EntityReport` per entity as extraction runs.
+    `reports` is filled with one `EntityReport` per entity as extraction runs. `config` is the
+    integration's config parsed by the provider's schema (source options such as a lookback).
     """
 
     entities: list[str]
@@ -188,6 +189,7 @@ class SourceRequest:
     ids: list[str] | None = None
     reports: dict[str, EntityReport] = field(default_factory=dict)
     progress: ProgressCallback | None = None
+    config: ProviderConfig | None = None
 
 
 # -- webhooks -----------------------------------------------------------------------------------

@@ -7,8 +7,11 @@ outside this package and `sandbox/hubspot/` should need to know a HubSpot fact.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import SecretStr
 
+from sources.hubspot.client import client_from_context
 from sources.hubspot.entities import ENTITIES
 from sources.hubspot.webhooks import WEBHOOKS
 from sources.provider import (
@@ -20,6 +23,7 @@ from sources.provider import (
     OAuthEndpoints,
     Provider,
     ProviderConfig,
+    SourceRequest,
 )
 
 API_BASE = "https://api.hubapi.com"
@@ -40,7 +44,13 @@ class HubSpotConfig(ProviderConfig):
 
 
 def _oauth_endpoints(config: HubSpotConfig, settings) -> OAuthEndpoints:
-    from sources.hubspot.auth import AUTHORIZE_PATH, DEFAULT_SCOPES, ERROR_HINTS, TOKEN_PATH
+    from sources.hubspot.auth import (
+        AUTHORIZE_PATH,
+        DEFAULT_SCOPES,
+        ERROR_HINTS,
+        EXTRA_TOKEN_FIELDS,
+        TOKEN_PATH,
+    )
 
     api_base = (config.api_base or settings.HUBSPOT_API_BASE).rstrip("/")
     auth_base = (config.auth_base or settings.HUBSPOT_AUTH_BASE).rstrip("/")
@@ -49,8 +59,15 @@ def _oauth_endpoints(config: HubSpotConfig, settings) -> OAuthEndpoints:
         token_url=api_base + TOKEN_PATH,
         default_scopes=tuple(DEFAULT_SCOPES),
         error_hints=ERROR_HINTS,
-        extra_token_fields=("hub_id",),
+        extra_token_fields=EXTRA_TOKEN_FIELDS,
     )
+
+
+def _source(client: Any, request: SourceRequest) -> Any:
+    # Imported on first use: dlt and pyarrow load only when a sync runs.
+    from sources.hubspot.source import source_for
+
+    return source_for(client, request)
 
 
 PROVIDER = Provider(
@@ -80,6 +97,8 @@ PROVIDER = Provider(
         for name, entity in ENTITIES.items()
     },
     default_entities=tuple(ENTITIES),
+    client=client_from_context,
+    source=_source,
     webhooks=WEBHOOKS,
     sandbox="sandbox.hubspot.kit:KIT",
     description="HubSpot CRM: contacts, companies, deals and their associations.",

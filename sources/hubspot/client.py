@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 import httpx
@@ -23,6 +23,9 @@ from core.errors import (
 )
 from sources.common.http import ApiClient, RateBudget, RetryPolicy
 from sources.hubspot.entities import HubSpotEntity
+
+if TYPE_CHECKING:
+    from sources.provider import ClientContext
 
 PROVIDER = "hubspot"
 LIST_PAGE_SIZE = 100
@@ -392,6 +395,18 @@ class HubSpotClient:
             )
             out.extend(self._results(body, "batch update"))
         return out
+
+
+def client_from_context(context: ClientContext, **options: Any) -> HubSpotClient:
+    """The provider's client factory: the integration's `api_base` (else the deployment's)."""
+    api_base = getattr(context.config, "api_base", None) or context.settings.HUBSPOT_API_BASE
+    return HubSpotClient(
+        api_base,
+        context.tokens,
+        integration_id=context.integration_id,
+        retry=context.retry,
+        **options,
+    )
 
 
 class SearchWindow:

@@ -1,24 +1,25 @@
 """The HubSpot dlt source: contacts, companies and deals with every property, their associations,
-and archived records, full or incremental, yielding Arrow tables.
+and archived records, full, incremental or by ids, yielding Arrow tables.
 
 Incremental state lives in dlt's resource state, so it is committed with the load it describes.
 Boundary safety (DESIGN decision 5) is built in: we search with GTE from `cursor - lookback`,
 drop records whose (id, lastmod) we already loaded, and never move the cursor past the moment
-the sync started. Build a fresh source object for every run (decision 6).
+the sync started. A by-id read (a webhook named the records) batch-reads those records, live
+then archived, with the same table hints, and never touches the bookmarks. Build a fresh source
+object for every run (decision 6).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import dlt
 import pyarrow as pa
 
 from core.clock import Clock, clock
+from core.errors import ValidationError
+from sources.common.cursors import CursorState, filters_key
 from sources.common.prefetch import prefetch
 from sources.hubspot.arrow import (
     association_table,
@@ -28,57 +29,11 @@ from sources.hubspot.arrow import (
 )
 from sources.hubspot.client import ASSOCIATION_BATCH_SIZE, HubSpotClient, iso_ms, lastmod_ms
 from sources.hubspot.entities import AssociationSpec, HubSpotEntity, resolve_entities
+from sources.provider import EntityReport, ProgressCallback, SourceRequest
 
-ProgressCallback = Callable[[str, int], None]
-
+BY_ID = "by_id"
 DEFAULT_LOOKBACK_MS = 60_000
 DEFAULT_BATCH_ROWS = 5_000
-
-
-@dataclass
-class EntityReport:
-    """What one entity's extraction did, for run metadata and the sync-run log."""
-
-    mode: str = "incremental"
-    rows: int = 0
-    archived_rows: int = 0
-    association_rows: dict[str, int] = field(default_factory=dict)
-    cursor_ms: int | None = None
-
-
-@dataclass
-class CursorState:
-    """The bookmark of one extraction stream, stored in dlt resource state."""
-
-    cursor_ms: int | None = None
-    boundary: dict[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, raw: dict[str, Any] | None) -> CursorState:
-        raw = raw or {}
-        return cls(raw.get("cursor_ms"), dict(raw.get("boundary") or {}))
-
-    def dump(self) -> dict[str, Any]:
-        return {"cursor_ms": self.cursor_ms, "boundary": dict(sorted(self.boundary.items()))}
-
-    def is_seen(self, record_id: str, ms: int) -> bool:
-        return self.boundary.get(record_id) == ms
-
-    def advance(self, seen: dict[str, int], started_ms: int, lookback_ms: int) -> CursorState:
-        """New bookmark: greatest lastmod seen but never past the sync start, plus the ids
-        whose versions sit inside the lookback window (so re-reading them is a no-op)."""
-        newest = max(seen.values(), default=None)
-        cursor = self.cursor_ms
-        if newest is not None:
-            cursor = (
-                min(newest, started_ms) if cursor is None else max(cursor, min(newest, started_ms))
-            )
-        if cursor is None:
-            return CursorState(None, {})
-        floor = cursor - lookback_ms
-        boundary = {i: ms for i, ms in self.boundary.items() if ms >= floor}
-        boundary.update({i: ms for i, ms in seen.items() if ms >= floor})
-        return CursorState(cursor, boundary)
 
 
 def archived_ms(record: dict[str, Any]) -> int:
@@ -86,12 +41,27 @@ def archived_ms(record: dict[str, Any]) -> int:
     return iso_ms(record.get("archivedAt") or record.get("updatedAt"))
 
 
-def filters_key(filters: Sequence[dict[str, Any]] | None) -> str:
-    """Filtered syncs keep their own bookmark, so they never move the unfiltered one."""
-    if not filters:
-        return "all"
-    digest = hashlib.sha256(json.dumps(list(filters), sort_keys=True).encode()).hexdigest()
-    return f"filtered_{digest[:12]}"
+def entity_hints(entity: HubSpotEntity) -> Any:
+    """Two versions of one record in one load (changed while we paged): newest wins."""
+    return dlt.mark.make_hints(
+        table_name=entity.name,
+        columns=[{"name": "updated_at", "dedup_sort": "desc"}],
+    )
+
+
+def association_hints(spec: AssociationSpec) -> Any:
+    """An association table is replaced per `from` id: the current links of the records read."""
+    return dlt.mark.make_hints(
+        table_name=spec.table,
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        primary_key=[spec.from_column, spec.to_column],
+        merge_key=spec.from_column,
+        columns=[
+            {"name": spec.from_column, "data_type": "text", "nullable": False},
+            {"name": spec.to_column, "data_type": "text", "nullable": False},
+            {"name": "association_type", "data_type": "text"},
+        ],
+    )
 
 
 class _ArrowBatcher:
@@ -128,32 +98,14 @@ class _ArrowBatcher:
             table = records_to_table(
                 self.records, self.property_names, extracted_at_ms=self.started_ms
             )
-            # Two versions of one record in one load (changed while we paged): newest wins.
-            yield dlt.mark.with_hints(
-                table,
-                dlt.mark.make_hints(
-                    table_name=self.entity.name,
-                    columns=[{"name": "updated_at", "dedup_sort": "desc"}],
-                ),
-                create_table_variant=True,
-            )
+            yield dlt.mark.with_hints(table, entity_hints(self.entity), create_table_variant=True)
             self.records = []
         for spec in self.entity.associations:
             rows = self.assoc_rows[spec.table]
             if rows:
                 yield dlt.mark.with_hints(
                     association_table(rows, spec),
-                    dlt.mark.make_hints(
-                        table_name=spec.table,
-                        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-                        primary_key=[spec.from_column, spec.to_column],
-                        merge_key=spec.from_column,
-                        columns=[
-                            {"name": spec.from_column, "data_type": "text", "nullable": False},
-                            {"name": spec.to_column, "data_type": "text", "nullable": False},
-                            {"name": "association_type", "data_type": "text"},
-                        ],
-                    ),
+                    association_hints(spec),
                     create_table_variant=True,
                 )
                 self.assoc_rows[spec.table] = []
@@ -263,6 +215,49 @@ def _entity_rows(
     report.cursor_ms = new_live.cursor_ms
 
 
+def _records_by_id(
+    client: HubSpotClient,
+    entity: HubSpotEntity,
+    ids: list[str],
+    *,
+    now: Clock,
+    report: EntityReport,
+) -> Iterator[Any]:
+    """Exactly these records: live first, the rest archived, associations of the live ones.
+    No resource state is read or written, so the sync's bookmarks stay where they are."""
+    started_ms = now.now_ms()
+    report.mode = BY_ID
+    report.ids_requested = len(ids)
+    names = client.property_names(entity.object_type)
+    live = client.batch_read(entity, ids, names)
+    found = {r["id"] for r in live}
+    rest = [i for i in ids if i not in found]
+    archived = client.batch_read(entity, rest, names, archived=True) if rest else []
+    found |= {r["id"] for r in archived}
+    report.rows, report.archived_rows = len(live), len(archived)
+    report.missing_ids = [i for i in ids if i not in found]
+    records = live + archived
+    if records:
+        table = records_to_table(records, names, extracted_at_ms=started_ms)
+        yield dlt.mark.with_hints(table, entity_hints(entity), create_table_variant=True)
+    live_ids = [r["id"] for r in live]
+    for spec in entity.associations:
+        if not live_ids:
+            break
+        by_id = client.read_associations(entity.object_type, spec.to_object_type, live_ids)
+        rows = v4_association_rows(by_id, spec)
+        report.association_rows[spec.table] = len(rows)
+        if rows:
+            yield dlt.mark.with_hints(
+                association_table(rows, spec), association_hints(spec), create_table_variant=True
+            )
+
+
+def unique_ids(ids: Sequence[Any]) -> list[str]:
+    """Ids as strings, once each, in a stable order (shorter numeric ids first)."""
+    return sorted({str(i) for i in ids}, key=lambda v: (len(v), v))
+
+
 @dlt.source(name="hubspot", max_table_nesting=0)
 def hubspot_source(
     client: HubSpotClient,
@@ -275,15 +270,35 @@ def hubspot_source(
     now: Clock = clock,
     reports: dict[str, EntityReport] | None = None,
     progress: ProgressCallback | None = None,
+    ids: Sequence[Any] | None = None,
 ):
     """One resource per selected entity; association tables ride along with their entity.
 
     `filters` maps an entity name to extra HubSpot search filters (e.g. lifecyclestage EQ
     customer); a filtered entity is always read through search and keeps its own bookmark.
+    `ids` (with exactly one entity) reads those records by id and moves no bookmark.
     `reports`, when given, is filled with an `EntityReport` per entity as extraction runs.
     """
     reports = reports if reports is not None else {}
-    for entity in resolve_entities(entities):
+    selected = resolve_entities(entities)
+    if ids is not None:
+        wanted = unique_ids(ids)
+        if len(selected) != 1 or not wanted:
+            raise ValidationError(
+                "a by-id read needs exactly one entity and at least one id",
+                provider="hubspot",
+                hint="SyncRequest(integration_id, entities=[entity], ids=[...])",
+            )
+        entity = selected[0]
+        report = reports.setdefault(entity.name, EntityReport(mode=BY_ID))
+        yield dlt.resource(
+            _records_by_id,
+            name=entity.name,
+            primary_key="id",
+            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        )(client, entity, wanted, now=now, report=report)
+        return
+    for entity in selected:
         report = reports.setdefault(entity.name, EntityReport())
         yield dlt.resource(
             _entity_rows,
@@ -301,3 +316,18 @@ def hubspot_source(
             report=report,
             progress=progress,
         )
+
+
+def source_for(client: HubSpotClient, request: SourceRequest) -> Any:
+    """The provider's source factory: the runner's `SourceRequest` as a `hubspot_source`."""
+    lookback = getattr(request.config, "search_lookback_ms", None)
+    return hubspot_source(
+        client,
+        request.entities,
+        full_refresh=request.full_refresh,
+        filters=request.filters,
+        lookback_ms=int(lookback if lookback is not None else DEFAULT_LOOKBACK_MS),
+        reports=request.reports,
+        progress=request.progress,
+        ids=request.ids,
+    )

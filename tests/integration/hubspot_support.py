@@ -15,7 +15,7 @@ from pipelines.runner import SyncRequest, SyncResult, SyncRunner
 from sandbox.hubspot.kit import TEST_PORTAL as KIT_TEST_PORTAL
 from sandbox.hubspot.verify import TruthDiff, compare, sandbox_truth
 from sources.common.http import RetryPolicy
-from sources.hubspot.client import HubSpotClient
+from sources.hubspot.client import client_from_context
 
 PRIVATE_APP_TOKEN = "pat-na1-00000000-0000-0000-0000-000000000000"
 FAST_RETRY = RetryPolicy(
@@ -70,7 +70,7 @@ class Platform:
             self.settings,
             registry=self.registry,
             retry=FAST_RETRY,
-            client_factory=functools.partial(HubSpotClient, **client_kw),
+            client_factory=functools.partial(client_from_context, **client_kw),
         )
 
     def sync(self, **kw: Any) -> SyncResult:
