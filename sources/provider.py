@@ -160,7 +160,11 @@ class ProviderClient(Protocol):
 
 @dataclass
 class EntityReport:
-    """What one entity's extraction did, for run metadata and the sync-run log."""
+    """What one entity's extraction did, for run metadata and the sync-run log.
+
+    `rows` counts live records read, `archived_rows` the archived ones, in every mode; a by-id
+    read also fills `ids_requested` and `missing_ids` (ids found neither live nor archived).
+    """
 
     mode: str = "incremental"
     rows: int = 0

@@ -72,7 +72,7 @@ def extract_ids(context: HandlerContext, entity: str, ids: Sequence[str]) -> dic
     report = result.reports.get(entity)
     requested = report.ids_requested if report is not None else len(ids)
     archived = report.archived_rows if report is not None else 0
-    live = (report.rows - archived) if report is not None else 0
+    live = report.rows if report is not None else 0  # rows: live records only
     missing = list(report.missing_ids) if report is not None else []
     if missing:
         found = provider_named(context.provider)
