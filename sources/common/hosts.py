@@ -81,7 +81,7 @@ def check_url(
     field: str = "url",
     provider: str | None = None,
     title: str | None = None,
-    resolve: Resolver = resolve_addresses,
+    resolve: Resolver | None = None,
 ) -> str:
     """Return `url` when the policy admits it; raise `HostRefused` with a clear reason if not."""
     who = title or provider or "provider"
@@ -123,7 +123,8 @@ def check_url(
     ):
         return url
     if policy.any_public_host:
-        addresses = [host] if _ip(host) is not None else resolve(host)
+        lookup = resolve or resolve_addresses  # looked up per call (tests monkeypatch it)
+        addresses = [host] if _ip(host) is not None else lookup(host)
         if not addresses:
             raise refuse(f"names the host {host}, which does not resolve")
         private = [a for a in addresses if not is_public_address(a)]
@@ -140,7 +141,7 @@ def check_config_hosts(
     allow_local: bool,
     provider: str | None = None,
     title: str | None = None,
-    resolve: Resolver = resolve_addresses,
+    resolve: Resolver | None = None,
 ) -> None:
     """Every URL field of `config` the policy names (whatever its spelling) must pass."""
     fields = {normalise_key(f) for f in policy.fields}
@@ -164,28 +165,29 @@ def _walk(config: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
             yield from _walk(value)
 
 
-def redirect_guard(
+def request_guard(
     policy: HostPolicy,
     *,
     allow_local: bool,
     provider: str | None = None,
-    resolve: Resolver = resolve_addresses,
-) -> Callable[[httpx.Response], None]:
-    """An httpx response hook refusing a redirect whose target the policy does not admit.
+    resolve: Resolver | None = None,
+) -> Callable[[httpx.Request], None]:
+    """An httpx request hook holding every request, redirect targets included, to the policy.
 
-    Use it on a client that follows redirects: `httpx.Client(event_hooks={"response":
-    [redirect_guard(policy, allow_local=...)]}, follow_redirects=True)`.
+    httpx runs request hooks before each hop it sends, so a client that follows redirects is
+    refused the moment a redirect points off policy (e.g. at a private address):
+    `httpx.Client(event_hooks={"request": [request_guard(policy, allow_local=...)]},
+    follow_redirects=True)`. The host is resolved again at each hop.
     """
 
-    def check(response: httpx.Response) -> None:
-        if response.is_redirect and response.next_request is not None:
-            check_url(
-                str(response.next_request.url),
-                policy,
-                allow_local=allow_local,
-                field="redirect target",
-                provider=provider,
-                resolve=resolve,
-            )
+    def check(request: httpx.Request) -> None:
+        check_url(
+            str(request.url),
+            policy,
+            allow_local=allow_local,
+            field="request target",
+            provider=provider,
+            resolve=resolve,
+        )
 
     return check
