@@ -21,6 +21,8 @@ PRIVATE_APP_TOKEN = "pat-na1-00000000-0000-0000-0000-000000000000"
 def fresh_settings(root: Path, **extra: Any):
     from core.settings import Settings
 
+    # Benchmarks run against the local sandbox: its http://127.0.0.1 base passes the host policy.
+    extra.setdefault("ALLOW_LOCAL_PROVIDER_HOSTS", True)
     return Settings(
         DATA_DIR=root, ENCRYPTION_KEY=Fernet.generate_key().decode(), _env_file=None, **extra
     )

@@ -46,7 +46,9 @@ def _sync_child(data_dir: str, key: str, integration_id: str, full: bool) -> Non
     from core.settings import Settings
     from pipelines.runner import SyncRequest, SyncRunner
 
-    settings = Settings(DATA_DIR=Path(data_dir), ENCRYPTION_KEY=key, _env_file=None)
+    settings = Settings(
+        DATA_DIR=Path(data_dir), ENCRYPTION_KEY=key, ALLOW_LOCAL_PROVIDER_HOSTS=True, _env_file=None
+    )
     SyncRunner(settings, retry=FAST_RETRY).run(SyncRequest(integration_id, full_refresh=full))
 
 
