@@ -405,7 +405,7 @@ class IntegrationRegistry:
             )
         return self.get(integration_id)
 
-    # The CLI's and the tests' name for it (HubSpot calls its pasted token a private-app token).
+    # The name the CLI and older callers use (a pasted token is often a private-app token).
     set_private_app_token = set_static_token
 
     def token_provider(self, integration_id: str) -> AccessTokenProvider:

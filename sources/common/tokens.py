@@ -18,7 +18,7 @@ class TokenSet(BaseModel):
     """An OAuth token set as the vault keeps it; `expires_at` is epoch seconds.
 
     `extra` keeps the provider-specific fields of the token response the provider asked for
-    (`OAuthEndpoints.extra_token_fields`: HubSpot's `hub_id`, Salesforce's `instance_url`).
+    (`OAuthEndpoints.extra_token_fields`: an account id, an instance URL).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -43,7 +43,7 @@ class TokenSet(BaseModel):
 
     @property
     def hub_id(self) -> Any:
-        """HubSpot's portal id from `extra` (kept readable for callers that name it)."""
+        """The `hub_id` account field from `extra`, kept readable for callers that name it."""
         return self.extra.get("hub_id")
 
     def expires_within(self, seconds: float) -> bool:
