@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from tests.unit.test_webhook_routing_support import hubspot_event, sqlite_inbox, store
 from cli.deadletters import deadletters
+from tests.unit.test_webhook_routing_support import hubspot_event, sqlite_inbox, store
 
 
 @pytest.fixture
