@@ -62,7 +62,8 @@ class Settings(BaseSettings):
     WEBHOOK_RETRY_SCHEDULE: str = "30,120,600,3600"
     # Seconds an event may stay dispatched without a live run before it is requeued.
     WEBHOOK_DISPATCH_TIMEOUT_S: float = Field(default=600, gt=0)
-    # Path of the declarative webhook routes (provider, event type) -> action.
+    # Path of the declarative webhook routes (provider, event type) -> action; None = the
+    # shipped default, events/routes.yaml.
     WEBHOOK_ROUTES_PATH: Path | None = None
     # Integrations API: API keys (comma separated) and a per-key rate limit.
     API_KEYS: SecretStr | None = None
