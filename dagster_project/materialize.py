@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -65,7 +66,9 @@ def dagster_instance() -> dg.DagsterInstance:
     """The `DAGSTER_HOME` instance when it is set (what the UI reads), else an ephemeral one.
 
     The caller owns it (use it as a context manager to dispose of it)."""
-    if os.environ.get("DAGSTER_HOME"):
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        Path(home).mkdir(parents=True, exist_ok=True)  # a fresh data dir has none yet
         return dg.DagsterInstance.get()
     return dg.DagsterInstance.ephemeral()
 
