@@ -79,8 +79,8 @@ def kill_during_load(settings, integration_id: str) -> str:
 
 def main() -> None:
     from pipelines.runner import SyncRequest, SyncRunner
-    from sandbox.hubspot.config import HubSpotSandboxConfig
     from sandbox.common.server import start_sandbox_process
+    from sandbox.hubspot.config import HubSpotSandboxConfig
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=20_000)

@@ -71,8 +71,8 @@ def pipeline_sync(base_url: str) -> dict:
 
 
 def main() -> None:
-    from sandbox.hubspot.config import HubSpotSandboxConfig
     from sandbox.common.server import start_sandbox_process
+    from sandbox.hubspot.config import HubSpotSandboxConfig
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=200_000)

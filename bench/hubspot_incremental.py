@@ -18,8 +18,8 @@ from sources.hubspot.client import SEARCH_PAGE_SIZE
 
 def main() -> None:
     from pipelines.runner import SyncRequest, SyncRunner
-    from sandbox.hubspot.config import HubSpotSandboxConfig
     from sandbox.common.server import start_sandbox_process
+    from sandbox.hubspot.config import HubSpotSandboxConfig
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=200_000)

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from pipelines.registry import IntegrationRegistry
+from sandbox.common.server import SandboxServer
 from sandbox.hubspot.app import create_app
 from sandbox.hubspot.config import HubSpotSandboxConfig
-from sandbox.common.server import SandboxServer
 from tests.integration.hubspot_support import (
     SMALL_PORTAL,
     Platform,

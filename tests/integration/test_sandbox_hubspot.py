@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from sandbox.common.server import SandboxServer
 from sandbox.hubspot.app import create_app
 from sandbox.hubspot.config import HubSpotSandboxConfig
-from sandbox.common.server import SandboxServer
 from tests.shared_vectors import shared_dir
 
 PAT = "pat-na1-00000000-0000-0000-0000-000000000000"

@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 import pytest
 
+from sandbox.common.server import SandboxServer, start_sandbox_process
 from sandbox.hubspot.app import create_app
 from sandbox.hubspot.config import HubSpotSandboxConfig
-from sandbox.common.server import SandboxServer, start_sandbox_process
 from tests.integration.hubspot_support import PRIVATE_APP_TOKEN, SMALL_PORTAL, Sandbox
 
 AUTH = {"Authorization": f"Bearer {PRIVATE_APP_TOKEN}"}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from destinations.warehouse import Warehouse
 from cli.main import main
+from destinations.warehouse import Warehouse
 from tests.unit.test_mapping_engine import MAPPING, RECORDS, TYPES
 from tests.unit.test_mapping_support import duckdb_settings, load_raw_duckdb
 

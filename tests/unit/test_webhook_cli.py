@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from cli.main import main
 from cli import webhooks as cli
+from cli.main import main
 
 
 def test_the_webhooks_group_is_mounted_on_the_platform_cli():
