@@ -13,7 +13,6 @@ It must never use a shortcut a real deployment could not take. Names no provider
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,17 +33,30 @@ def demo_integration_id(provider: str) -> str:
     return f"demo-{provider}"
 
 
-def _ensure_encryption_key(data_dir: Path, echo: Echo) -> None:
-    """The demo keeps its own key in the data directory if the operator set none."""
-    if os.environ.get("ENCRYPTION_KEY"):
-        return
+def _record_local_settings(data_dir: Path, echo: Echo) -> None:
+    """Write what the demo's data directory needs into `DATA_DIR/local.env` (0600), unless the
+    operator already set it: a generated ENCRYPTION_KEY, and local provider hosts allowed (the
+    sandbox is on 127.0.0.1). Settings read that file for this data directory only, so a later
+    `platform sync run` or `make dev` in another shell works with no exports."""
+    from core.settings import LOCAL_ENV_FILE, Settings
+
     data_dir.mkdir(parents=True, exist_ok=True)
-    key_file = data_dir / "demo-encryption.key"
-    if not key_file.exists():
-        key_file.write_text(Fernet.generate_key().decode())
-        key_file.chmod(0o600)
-        echo(f"generated a demo ENCRYPTION_KEY in {key_file} (set ENCRYPTION_KEY in production)")
-    os.environ["ENCRYPTION_KEY"] = key_file.read_text().strip()
+    env_file = data_dir / LOCAL_ENV_FILE
+    current = Settings(DATA_DIR=data_dir)
+    lines = env_file.read_text().splitlines() if env_file.exists() else []
+    before = len(lines)
+    if current.ENCRYPTION_KEY is None:
+        legacy = data_dir / "demo-encryption.key"  # where earlier demos kept their key
+        key = legacy.read_text().strip() if legacy.exists() else Fernet.generate_key().decode()
+        lines.append(f"ENCRYPTION_KEY={key}")
+        echo(f"generated a demo ENCRYPTION_KEY in {env_file} (set ENCRYPTION_KEY in production)")
+    if not current.ALLOW_LOCAL_PROVIDER_HOSTS:
+        lines.append("ALLOW_LOCAL_PROVIDER_HOSTS=true")
+        echo(f"allowed local provider hosts (the sandbox) for this data directory in {env_file}")
+    if len(lines) > before:
+        env_file.touch(mode=0o600)
+        env_file.chmod(0o600)
+        env_file.write_text("\n".join(lines) + "\n")
 
 
 def _answers(base_url: str) -> bool:
@@ -91,8 +103,7 @@ def run_demo(
     spec = get_provider(provider)
     kit = load_kit(provider)
     integration_id = demo_integration_id(provider)
-    settings = get_settings()
-    _ensure_encryption_key(settings.data_dir, echo)
+    _record_local_settings(get_settings().data_dir, echo)
     settings = get_settings()
     state_dir = settings.data_dir / "sandbox"
     with _sandbox(kit, size, port or kit.default_port, state_dir, echo) as base_url:

@@ -11,13 +11,41 @@ from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+# Settings the demo writes for its data directory (its generated ENCRYPTION_KEY, local sandbox
+# hosts allowed), so a later `platform ...` or `make dev` on the same data directory works.
+LOCAL_ENV_FILE = "local.env"
 
 
 class Settings(BaseSettings):
     """Everything a process of the platform needs to know about where it runs."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then `.env`, then `DATA_DIR/local.env` (what the
+        demo recorded for that data directory): the operator's own values always win."""
+        data_dir = (
+            getattr(init_settings, "init_kwargs", {}).get("DATA_DIR")
+            or os.environ.get("DATA_DIR")
+            or ".data"
+        )
+        local = DotEnvSettingsSource(settings_cls, env_file=Path(data_dir) / LOCAL_ENV_FILE)
+        return init_settings, env_settings, dotenv_settings, local, file_secret_settings
 
     SERVICE_NAME: str = "integration-platform"
     PORT: int = 8000

@@ -4,7 +4,10 @@ on the same base URL (as `make dev` / `platform sandbox` starts it) succeeds."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 
 import dagster as dg
 import pytest
@@ -28,7 +31,8 @@ def test_demo_runs_end_to_end_and_prints_what_it_loaded(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "data" / "dagster_home"))
-    monkeypatch.setenv("ALLOW_LOCAL_PROVIDER_HOSTS", "true")
+    # The demo itself records what its data directory needs (key, local hosts): nothing exported.
+    monkeypatch.delenv("ALLOW_LOCAL_PROVIDER_HOSTS", raising=False)
     (tmp_path / "data" / "dagster_home").mkdir(parents=True)
     port = _free_port()
     lines: list[str] = []
@@ -62,5 +66,22 @@ def test_demo_runs_end_to_end_and_prints_what_it_loaded(tmp_path, monkeypatch):
     config = kit.serve_config({"contacts": 300}, None, tmp_path / "data" / "sandbox")
     with SandboxServer(kit.build_app(config), port=port):
         result = CliRunner().invoke(main, ["sync", "run", "demo-hubspot"])
-    assert result.exit_code == 0, result.output
-    assert "success" in result.output
+        assert result.exit_code == 0, result.output
+        assert "success" in result.output
+        # ... and from a new shell: only DATA_DIR, no key and no host setting exported.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("ENCRYPTION_KEY", "ALLOW_LOCAL_PROVIDER_HOSTS", "DAGSTER_HOME")
+        }
+        env["DATA_DIR"] = str(tmp_path / "data")
+        shell = subprocess.run(
+            [sys.executable, "-m", "cli.main", "sync", "run", "demo-hubspot"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert shell.returncode == 0, shell.stdout + shell.stderr
+    assert "success" in shell.stdout
+    assert oct((tmp_path / "data" / "local.env").stat().st_mode & 0o777) == "0o600"
