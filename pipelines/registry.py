@@ -36,7 +36,7 @@ from pipelines.credentials import (
 )
 from pipelines.models import Integration, IntegrationStatus, from_epoch
 from pipelines.vault import CredentialVault
-from sources.common.hosts import check_config_hosts, normalise_key
+from sources.common.hosts import check_config_hosts, check_url, normalise_key
 from sources.common.oauth import OAuthClient, pkce_pair
 from sources.common.tokens import TokenSet
 from sources.provider import OAUTH_CODE, Provider, ProviderRegistry, providers, secret_fields
@@ -471,6 +471,14 @@ class IntegrationRegistry:
             provider=provider.name,
             title=provider.title,
             integration_id=integration.id,
+            check_url=lambda name, url: check_url(
+                url,
+                provider.hosts,
+                allow_local=self.settings.ALLOW_LOCAL_PROVIDER_HOSTS,
+                field=name,
+                provider=provider.name,
+                title=provider.title,
+            ),
         )
 
     def rotate_keys(self, actor: str = "system") -> int:

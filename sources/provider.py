@@ -52,6 +52,10 @@ class EntitySpec:
 
     `tables` names the extra tables that ride along with the entity (association tables,
     child tables); `by_ids` says the source can read named records (`SyncRequest(ids=...)`).
+    The entity loads into the table named `name`; `cursor_column` is the warehouse column
+    holding the cursor value (dlt's name for it; None: the column is `cursor_field` itself);
+    `archived_column`, when set, is the boolean column marking records deleted at the provider
+    but kept in the table (None: deleted records leave the table).
     """
 
     name: str
@@ -61,6 +65,13 @@ class EntitySpec:
     by_ids: bool = False
     tables: tuple[str, ...] = ()
     description: str = ""
+    cursor_column: str | None = None
+    archived_column: str | None = None
+
+    @property
+    def warehouse_cursor_column(self) -> str | None:
+        """The warehouse column the entity's cursor value lands in (None: no cursor)."""
+        return self.cursor_column or self.cursor_field
 
 
 # -- config -------------------------------------------------------------------------------------
@@ -108,6 +119,9 @@ class OAuthEndpoints:
     error_hints: Mapping[str, str] = field(default_factory=dict)
     # Extra fields of the token response kept in the TokenSet's `extra` (e.g. HubSpot's hub_id).
     extra_token_fields: tuple[str, ...] = ()
+    # Token-response fields that are URLs the platform will call (e.g. an `instance_url`): held
+    # to the provider's host policy before the token set is accepted.
+    url_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,13 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from pydantic import SecretStr
 
 from core.clock import clock
-from core.errors import AuthenticationError, IntegrationError, MalformedResponseError, ProviderError
+from core.errors import (
+    AuthenticationError,
+    IntegrationError,
+    MalformedResponseError,
+    ProviderError,
+    ValidationError,
+)
 from sources.common.http import ApiClient, RetryPolicy
 from sources.common.tokens import TokenSet
 from sources.provider import OAuthEndpoints
@@ -56,8 +62,11 @@ class OAuthClient:
         timeout: float = TIMEOUT_S,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        check_url: Callable[[str, str], None] | None = None,
     ) -> None:
         self.endpoints = endpoints
+        # Raises for a token-response URL (`endpoints.url_fields`) the host policy refuses.
+        self._check_url = check_url
         self.client_id = client_id
         self.provider = provider
         self.title = title or provider
@@ -193,6 +202,16 @@ class OAuthClient:
         scopes = body.get("scopes")
         if scopes is None and isinstance(body.get("scope"), str):
             scopes = body["scope"].replace(",", " ").split()
+        for name in self.endpoints.url_fields:
+            if body.get(name) is not None:
+                if self._check_url is None:
+                    raise ValidationError(
+                        f"{self.title} token response names a {name}, and no host policy is "
+                        "set to check it",
+                        provider=self.provider,
+                        integration_id=self.integration_id,
+                    )
+                self._check_url(name, body[name])
         try:
             expires_at = clock.time() + float(expires_in) if expires_in is not None else None
         except (TypeError, ValueError):

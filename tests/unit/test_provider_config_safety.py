@@ -11,7 +11,8 @@ from core.errors import ValidationError
 from pipelines.registry import IntegrationRegistry
 from sources.common import hosts
 from sources.common.hosts import HostRefused, check_url, request_guard
-from sources.provider import HostPolicy
+from sources.common.oauth import OAuthClient
+from sources.provider import HostPolicy, OAuthEndpoints
 from tests.webhook_receiver_support import API_KEY, build_receiver
 
 BASE = "/api/v1/integrations"
@@ -240,3 +241,51 @@ def test_a_redirect_to_a_private_address_is_refused():
     with pytest.raises(HostRefused, match="request target .*non-public"):
         client.get("https://shop.example.org/")
     assert seen == ["shop.example.org"]  # the first hop passed, the redirect did not
+
+
+# -- URLs a token response names ----------------------------------------------------------------
+
+INSTANCE_POLICY = HostPolicy(
+    fields=("instance_url",),
+    hosts=frozenset({"login.example.com"}),
+    suffixes=(".my.example.com",),
+)
+
+
+def oauth_answering(instance_url: str, check) -> OAuthClient:
+    import httpx
+
+    def token_endpoint(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"access_token": "tok", "instance_url": instance_url})
+
+    endpoints = OAuthEndpoints(
+        authorize_url="https://login.example.com/authorize",
+        token_url="https://login.example.com/token",
+        url_fields=("instance_url",),
+        extra_token_fields=("instance_url",),
+    )
+    return OAuthClient(
+        endpoints,
+        "client",
+        "client-secret-value",
+        provider="example",
+        transport=httpx.MockTransport(token_endpoint),
+        check_url=check,
+    )
+
+
+def police(name: str, url: str) -> None:
+    check_url(url, INSTANCE_POLICY, allow_local=False, field=name, provider="example")
+
+
+def test_a_token_response_url_is_held_to_the_host_policy():
+    token = oauth_answering("https://acme.my.example.com", police).exchange_code("c", "r", "v")
+    assert token.extra["instance_url"] == "https://acme.my.example.com"
+
+    with pytest.raises(HostRefused, match="instance_url names the host evil.example"):
+        oauth_answering("https://evil.example", police).exchange_code("c", "r", "v")
+
+
+def test_a_token_response_url_with_no_policy_to_check_it_is_refused():
+    with pytest.raises(ValidationError, match="no host policy"):
+        oauth_answering("https://acme.my.example.com", None).exchange_code("c", "r", "v")
