@@ -6,13 +6,14 @@ from __future__ import annotations
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
+from sandbox.common.http import SandboxRequestError
 from sandbox.hubspot import middleware
 from sandbox.hubspot.config import HubSpotSandboxConfig
 from sandbox.hubspot.responses import ApiError, error_body, json_response
 from sandbox.hubspot.routes import admin, associations, batch, oauth, objects, properties, search
 from sandbox.hubspot.routes.common import EXTENSION
 from sandbox.hubspot.state import SandboxState
-from sandbox.hubspot.webhooks import admin_routes, api_routes
+from sandbox.hubspot.webhooks import api_routes
 
 
 def create_app(config: HubSpotSandboxConfig | None = None) -> Flask:
@@ -22,13 +23,18 @@ def create_app(config: HubSpotSandboxConfig | None = None) -> Flask:
     app.extensions[EXTENSION] = SandboxState(config or HubSpotSandboxConfig())
     for module in (search, batch, associations, objects, properties, oauth, admin):
         app.register_blueprint(module.bp)
-    app.register_blueprint(admin_routes.bp)  # /_sandbox/webhooks
+    app.register_blueprint(admin.shared_bp)  # /_sandbox/{config,reset,clock,faults,requests}
+    app.register_blueprint(admin.webhooks_bp)  # /_sandbox/webhooks
     app.register_blueprint(api_routes.bp)  # /webhooks/v3/{appId}/...
     middleware.install(app)
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
         return exc.response()
+
+    @app.errorhandler(SandboxRequestError)
+    def _shared_route_error(exc: SandboxRequestError) -> Response:
+        return ApiError(exc.status, exc.message, "VALIDATION_ERROR").response()
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

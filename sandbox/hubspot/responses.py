@@ -1,21 +1,16 @@
-"""JSON responses and HubSpot-shaped error bodies (orjson, `application/json;charset=utf-8`)."""
+"""HubSpot-shaped error bodies (`ApiError`, 429 bodies); JSON responses themselves come from
+`sandbox.common.http`."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-import orjson
 from flask import Response
 
-JSON_TYPE = "application/json;charset=utf-8"
+from sandbox.common.http import JSON_TYPE, json_response
 
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    resp = Response(orjson.dumps(body), status=status, content_type=JSON_TYPE)
-    if headers:
-        resp.headers.update(headers)
-    return resp
+__all__ = ["JSON_TYPE", "ApiError", "error_body", "json_response", "not_found", "rate_limit_body"]
 
 
 def correlation_id() -> str:

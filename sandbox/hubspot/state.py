@@ -25,7 +25,10 @@ from sandbox.hubspot.webhooks.settings import WebhookSettings
 
 
 class SandboxState:
-    """Config, clock, data, credentials, limits, faults and request log of the portal."""
+    """Config, clock, data, credentials, limits, faults and request log of the portal (the
+    `AdminHost` of the shared admin routes)."""
+
+    config_model = HubSpotSandboxConfig
 
     def __init__(self, config: HubSpotSandboxConfig) -> None:
         self.clock = Clock()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from sandbox.common.webhooks.faults import corrupt
 from sandbox.hubspot.objtypes import COMPANIES, CONTACTS
 from sandbox.hubspot.webhooks.events import (
     Associated,
@@ -19,7 +20,6 @@ from sandbox.hubspot.webhooks.events import (
 )
 from sandbox.hubspot.webhooks.settings import DeliveryRetryPolicy, WebhookSettings
 from sandbox.hubspot.webhooks.signing import (
-    corrupt,
     sign_v1,
     sign_v2,
     sign_v3,

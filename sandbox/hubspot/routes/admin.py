@@ -1,5 +1,7 @@
-"""Admin interface under `/_sandbox/` (no auth): reset, clock, data mutation, faults, limits, log,
-and the NDJSON truth stream tests compare the warehouse against."""
+"""HubSpot's admin interface under `/_sandbox/` (no auth): health, data mutation, custom
+properties, rate limits, OAuth behaviour, and the NDJSON truth stream tests compare the
+warehouse against. Config, reset, clock, API faults, the request log and the webhook sender's
+admin are the shared routes of `sandbox.common` (`shared_bp`, `webhooks_bp` here)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, request
 
-from sandbox.common.faults import FaultConfig
+from sandbox.common.admin import admin_blueprint
 from sandbox.common.ratelimit import RateLimiter
 from sandbox.common.timefmt import iso_ms
-from sandbox.hubspot.config import HubSpotSandboxConfig
+from sandbox.common.webhooks.admin import webhook_admin_blueprint
+from sandbox.common.webhooks.dispatcher import WebhookDispatcher
+from sandbox.common.webhooks.faults import WebhookFaultInjector
 from sandbox.hubspot.objtypes import ObjectType
 from sandbox.hubspot.responses import ApiError, json_response
 from sandbox.hubspot.routes.common import json_object, object_type, parse_id, state
@@ -23,8 +27,41 @@ from sandbox.hubspot.state import SandboxState
 from sandbox.hubspot.store import ObjectStore
 from sandbox.hubspot.values import values_or_raise
 from sandbox.hubspot.webhooks import hooks
+from sandbox.hubspot.webhooks.settings import WebhookSettings
 
 bp = Blueprint("hubspot_admin", __name__, url_prefix="/_sandbox")
+
+
+class _WebhookAdmin:
+    """The portal's webhook side as the shared `/_sandbox/webhooks` routes see it."""
+
+    settings_model = WebhookSettings
+
+    def __init__(self, st: SandboxState) -> None:
+        self._st = st
+
+    @property
+    def webhook_settings(self) -> WebhookSettings:
+        return self._st.config.webhooks
+
+    @property
+    def signing_secret(self) -> str:
+        return self._st.webhooks.secret
+
+    @property
+    def dispatcher(self) -> WebhookDispatcher:
+        return self._st.webhooks.dispatcher
+
+    @property
+    def webhook_faults(self) -> WebhookFaultInjector:
+        return self._st.webhooks.faults
+
+    def set_webhook_settings(self, settings: WebhookSettings) -> None:
+        self._st.set_webhook_settings(settings)
+
+
+shared_bp = admin_blueprint("hubspot_shared_admin", state)  # config, reset, clock, faults, log
+webhooks_bp = webhook_admin_blueprint("hubspot_webhooks_admin", lambda: _WebhookAdmin(state()))
 
 
 @bp.get("/health")
@@ -39,24 +76,6 @@ def health() -> Response:
             "counts": {name: s.live_count for name, s in st.stores.items()},
         }
     )
-
-
-@bp.get("/config")
-def get_config() -> Response:
-    return json_response(state().config.model_dump())
-
-
-@bp.post("/reset")
-def reset() -> Response:
-    st = state()
-    body = json_object()
-    try:
-        config = HubSpotSandboxConfig(**body)
-    except Exception as exc:  # pydantic ValidationError and TypeError alike
-        raise ApiError(400, f"invalid config: {exc}", "VALIDATION_ERROR") from exc
-    st.reset(config)
-    st.clock.reset()
-    return json_response({"status": "reset", "config": config.model_dump()})
 
 
 def _pick_ids(st: SandboxState, store: ObjectStore, body: dict[str, Any], salt: str) -> list[int]:
@@ -178,46 +197,6 @@ def add_property() -> Response:
     return json_response(prop.to_json(), 201)
 
 
-@bp.route("/clock", methods=["GET", "POST"])
-def clock() -> Response:
-    st = state()
-    if request.method == "POST":
-        body = json_object()
-        if body.get("reset"):
-            st.clock.reset()
-        if "now_ms" in body:
-            st.clock.freeze(int(body["now_ms"]) / 1000)
-            if body.get("freeze") is False:
-                st.clock.reset()
-                st.clock.advance(int(body["now_ms"]) / 1000 - st.clock.time())
-        elif body.get("freeze") is True:
-            st.clock.freeze()
-        elif body.get("freeze") is False:
-            now = st.clock.time()
-            st.clock.reset()
-            st.clock.advance(now - st.clock.time())
-        if "advance_ms" in body:
-            st.clock.advance(int(body["advance_ms"]) / 1000)
-    now = st.now_ms()
-    return json_response(
-        {"now_ms": now, "now": iso_ms(now), "frozen": st.clock._frozen is not None}
-    )
-
-
-@bp.route("/faults", methods=["GET", "POST", "DELETE"])
-def faults() -> Response:
-    st = state()
-    if request.method == "DELETE":
-        st.faults.clear()
-    elif request.method == "POST":
-        body = json_object()
-        try:
-            st.faults.configure(FaultConfig(**body))
-        except (TypeError, ValueError) as exc:
-            raise ApiError(400, f"invalid faults: {exc}", "VALIDATION_ERROR") from exc
-    return json_response(st.faults.snapshot())
-
-
 @bp.post("/ratelimits")
 def ratelimits() -> Response:
     st = state()
@@ -262,21 +241,6 @@ def oauth_settings() -> Response:
             "enforce_scopes": st.config.enforce_scopes,
         }
     )
-
-
-@bp.route("/requests", methods=["GET", "DELETE"])
-def requests_log() -> Response:
-    st = state()
-    if request.method == "DELETE":
-        st.log.clear()
-        return json_response({"status": "cleared"})
-    since = int(request.args.get("since", 0))
-    return json_response({"requests": st.log.since(since)})
-
-
-@bp.get("/requests/summary")
-def requests_summary() -> Response:
-    return json_response(state().log.summary())
 
 
 @bp.get("/truth/<object_type_key>")

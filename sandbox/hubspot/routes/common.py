@@ -1,4 +1,6 @@
-"""Helpers shared by the route modules: state access, object-type and body parsing, path prefixes."""
+"""Helpers shared by the route modules: state access, object-type and id parsing, paging
+cursors, path prefixes. JSON bodies are parsed by `sandbox.common.http` (re-exported here); its
+`SandboxRequestError` renders as HubSpot's VALIDATION_ERROR body (see `app.py`)."""
 
 from __future__ import annotations
 
@@ -6,9 +8,10 @@ import base64
 import binascii
 from typing import Any
 
-import orjson
 from flask import current_app, request
 
+from sandbox.common.http import json_body as json_body
+from sandbox.common.http import json_object as json_object
 from sandbox.hubspot.objtypes import ObjectType, resolve
 from sandbox.hubspot.responses import ApiError
 from sandbox.hubspot.state import SandboxState
@@ -28,23 +31,6 @@ def object_type(key: str) -> ObjectType:
     if otype is None:
         raise ApiError(400, f"Unable to infer object type from: {key}", "VALIDATION_ERROR")
     return otype
-
-
-def json_body() -> Any:
-    raw = request.get_data(cache=True)
-    if not raw:
-        return {}
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, f"Invalid input JSON on line 1: {exc}", "VALIDATION_ERROR") from exc
-
-
-def json_object() -> dict[str, Any]:
-    body = json_body()
-    if not isinstance(body, dict):
-        raise ApiError(400, "Invalid input JSON: expected an object", "VALIDATION_ERROR")
-    return body
 
 
 def int_arg(name: str, default: int) -> int:

@@ -2,17 +2,40 @@
 
 Changes are small typed values the mutation paths report (`Created`, `Updated`, `Archived`,
 `Associated`); `events_for` turns one into event dicts in HubSpot's field order, with
-`attemptNumber` 0. Nothing here queues or sends.
+`attemptNumber` 0. `HubSpotEventShape` tells the shared sender how a batch goes on the wire (a
+JSON array, `attemptNumber` set per attempt). Nothing here queues or sends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from sandbox.hubspot.objtypes import ObjectType
 from sandbox.hubspot.webhooks.settings import Subscription, WebhookSettings
+
+
+class HubSpotEventShape:
+    """HubSpot's batch body: a JSON array of events, each carrying the attempt's number."""
+
+    content_type = "application/json"
+
+    def body(self, events: Sequence[dict[str, Any]], attempt_number: int) -> bytes:
+        return orjson.dumps([{**e, "attemptNumber": attempt_number} for e in events])
+
+    def event_id(self, event: dict[str, Any]) -> Any:
+        return event["eventId"]
+
+    def event_type(self, event: dict[str, Any]) -> str:
+        return str(event["subscriptionType"])
+
+    def headers(
+        self, settings: Any, events: Sequence[dict[str, Any]], attempt_number: int
+    ) -> Mapping[str, str]:
+        return {"X-HubSpot-Timeout-Millis": str(settings.timeout_ms)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,22 +1,28 @@
 """The webhook side of one sandbox portal: what the mutation paths call, what admin reads.
 
-`record(change)` turns a CRM change into events for the active subscriptions and queues them;
-the dispatcher delivers them. Settings live in the portal config (`HubSpotSandboxConfig.webhooks`)
+`record(change)` turns a CRM change into events for the active subscriptions and hands them to
+the shared outbox (`sandbox.common.webhooks`), which batches, signs, sends and retries. Settings live in the portal config (`HubSpotSandboxConfig.webhooks`)
 and are pushed here by `apply`; creation/update times of settings and subscriptions, which only
 HubSpot's management API shows, are kept here.
 """
 
 from __future__ import annotations
 
-import itertools
-import time
 from typing import Any
 
 from core.clock import Clock
-from sandbox.hubspot.webhooks.dispatcher import WebhookDispatcher
-from sandbox.hubspot.webhooks.events import Change, ChangeOrigin, EventContext, events_for
-from sandbox.hubspot.webhooks.faults import WebhookFaultInjector
+from sandbox.common.webhooks.dispatcher import WebhookDispatcher
+from sandbox.common.webhooks.faults import WebhookFaultInjector
+from sandbox.common.webhooks.outbox import WebhookOutbox
+from sandbox.hubspot.webhooks.events import (
+    Change,
+    ChangeOrigin,
+    EventContext,
+    HubSpotEventShape,
+    events_for,
+)
 from sandbox.hubspot.webhooks.settings import WebhookSettings
+from sandbox.hubspot.webhooks.signing import HubSpotSigner
 
 ADMIN_CHANGE_SOURCE = "CRM_UI"
 API_CHANGE_SOURCE = "API"
@@ -27,11 +33,7 @@ class WebhookService:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.faults = WebhookFaultInjector()
-        self.dispatcher = WebhookDispatcher(clock, self.faults)
-        # event ids must not repeat across sandbox restarts (receivers de-duplicate on them), so
-        # they start from the real wall clock in microseconds, never the settable sandbox clock
-        self._event_ids = itertools.count(time.time_ns() // 1000)
+        self.outbox = WebhookOutbox(clock, HubSpotEventShape(), name="hubspot")
         self.settings = WebhookSettings()
         self.portal_id = 0
         self.app_id = 0
@@ -72,12 +74,12 @@ class WebhookService:
         self.settings = settings
         self.portal_id, self.app_id, self.user_id = portal_id, app_id, user_id
         self.default_secret = default_secret
-        self.dispatcher.configure(settings, self.secret)
+        signer = HubSpotSigner(settings.signature_version, settings.legacy_signature)
+        self.outbox.configure(settings, signer, self.secret)
 
     def reset(self) -> None:
         """Drop queued events, the delivery log and injected faults (a portal reset)."""
-        self.dispatcher.reset()
-        self.faults.clear()
+        self.outbox.reset()
         self.settings_times = None
         self.subscription_times = {}
 
@@ -90,14 +92,22 @@ class WebhookService:
     def secret(self) -> str:
         return self.settings.client_secret or self.default_secret
 
+    @property
+    def dispatcher(self) -> WebhookDispatcher:
+        return self.outbox.dispatcher
+
+    @property
+    def faults(self) -> WebhookFaultInjector:
+        return self.outbox.faults
+
     def _context(self) -> EventContext:
-        return EventContext(self.portal_id, self.app_id, lambda: next(self._event_ids))
+        return EventContext(self.portal_id, self.app_id, self.outbox.next_event_id)
 
     def record(self, change: Change) -> None:
         """Queue the events of one change (no-op unless a target is configured)."""
         if not self.active:
             return
-        self.dispatcher.enqueue(events_for(change, self.settings, self._context()))
+        self.outbox.send(events_for(change, self.settings, self._context()))
 
     def api_origin(self) -> ChangeOrigin:
         """A write through the public API by this app: `changeSource` API, `sourceId` the app."""

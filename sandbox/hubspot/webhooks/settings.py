@@ -2,15 +2,19 @@
 
 Part of `HubSpotSandboxConfig` (`webhooks`), so a portal can start with a webhook target, be
 re-seeded through `/_sandbox/reset`, and be changed at runtime through `/_sandbox/webhooks` or
-HubSpot's own `/webhooks/v3/{appId}/...` API. Pure data: this module never sends anything.
+HubSpot's own `/webhooks/v3/{appId}/...` API. The fields every sender has come from
+`sandbox.common.webhooks.settings.SenderSettings`; this module adds HubSpot's (subscriptions,
+signature versions, the developer API key) and HubSpot's defaults (batches of at most 100, its
+retry schedule, its user agent). Pure data: this module never sends anything.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sandbox.common.webhooks.settings import RetryPolicy, SenderSettings
 
 OBJECT_KINDS = ("contact", "company", "deal", "ticket", "product", "line_item", "object")
 EVENT_KINDS = (
@@ -75,62 +79,34 @@ class Subscription(BaseModel):
         return (self.eventType, self.propertyName, self.objectTypeId)
 
 
-class DeliveryRetryPolicy(BaseModel):
-    """When a failed request (connection error, timeout, non-2xx) is tried again.
-
-    Defaults spread 10 retries over roughly a day with randomised exponential backoff, as
-    HubSpot documents; tests shrink the delays to milliseconds.
-    """
-
-    model_config = ConfigDict(extra="forbid")
+class DeliveryRetryPolicy(RetryPolicy):
+    """HubSpot's schedule: 10 retries spread over roughly a day with randomised exponential
+    backoff, as HubSpot documents."""
 
     max_retries: int = Field(10, ge=0, le=100)
     initial_delay_ms: int = Field(60_000, ge=0)
     multiplier: float = Field(2.3, ge=1.0)
     max_delay_ms: int = Field(6 * 3600 * 1000, ge=0)
-    jitter: float = Field(0.2, ge=0.0, le=1.0)  # each delay × uniform(1 - jitter, 1 + jitter)
     no_retry_statuses: list[int] = Field(default_factory=list)  # legacy docs: 400,401,403,404,405
 
-    def delay_ms(self, retry_number: int, draw: float) -> float:
-        """Delay before retry `retry_number` (1-based); `draw` is uniform in [0, 1)."""
-        base = min(self.initial_delay_ms * self.multiplier ** (retry_number - 1), self.max_delay_ms)
-        return base * (1 - self.jitter + 2 * self.jitter * draw)
 
-
-class WebhookSettings(BaseModel):
+class WebhookSettings(SenderSettings):
     """Everything that decides what the sandbox sends, where, and how it signs it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = True
-    target_url: str | None = None  # nothing is sent until a target is set
     client_secret: str | None = None  # None: the app's OAuth client secret, as HubSpot signs
     signature_version: Literal["v1", "v2", "v3"] = "v3"
     legacy_signature: bool = True  # with v3, also send the v1 `X-HubSpot-Signature` (as HubSpot)
-    signature_url: str | None = None  # URL to sign when the target sits behind a proxy
     subscriptions: list[Subscription] = Field(
         default_factory=lambda: [Subscription(eventType=t) for t in DEFAULT_EVENT_TYPES]
     )
     property_changes_on_creation: bool = True  # creation also fires propertyChange per value
-    max_batch_size: int = Field(100, ge=1, le=100)
-    flush_interval_ms: int = Field(1000, ge=0)
-    max_concurrent_requests: int = Field(10, ge=1, le=100)
+    max_batch_size: int = Field(100, ge=1, le=100)  # HubSpot's batches hold at most 100 events
     throttling_period: Literal["SECONDLY", "ROLLING_MINUTE"] = "SECONDLY"
-    timeout_ms: int = Field(5000, ge=1)
     retry: DeliveryRetryPolicy = Field(default_factory=DeliveryRetryPolicy)
-    max_queued_events: int = Field(1_000_000, ge=1)
     developer_api_key: str = "sandbox-developer-api-key"  # `hapikey` of /webhooks/v3/...
     user_agent: str = "HubSpot Connect 2.0 (http://dev.hubspot.com/) - WebhooksExecutorDaemon"
-
-    @field_validator("target_url", "signature_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"not an http(s) URL: {value!r}")
-        return value
 
     @model_validator(mode="after")
     def _number_subscriptions(self) -> WebhookSettings:
@@ -149,10 +125,6 @@ class WebhookSettings(BaseModel):
                 raise ValueError(f"duplicate subscription id {sub.id}")
             ids.add(sub.id)
         return self
-
-    @property
-    def active(self) -> bool:
-        return self.enabled and self.target_url is not None
 
 
 def cli_webhooks(

@@ -2,7 +2,8 @@
 
 v1 = hex SHA-256 of secret + body; v2 = hex SHA-256 of secret + method + URI + body;
 v3 = base64 HMAC-SHA256 (key = secret) of method + URI + body + timestamp, where the URI has a
-fixed set of percent-escapes decoded. This module signs; it never verifies or sends.
+fixed set of percent-escapes decoded. `HubSpotSigner` is the `Signer` the shared sender
+(`sandbox.common.webhooks`) calls. This module signs; it never verifies or sends.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import re
+from dataclasses import dataclass
 
 # the escapes HubSpot decodes in the v3 URI (hex digits are case-insensitive)
 _V3_DECODED = {
@@ -81,12 +83,15 @@ def signature_headers(
     return headers
 
 
-def corrupt(signature: str) -> str:
-    """A signature of the same shape that cannot verify. The first character changes: in
-    base64 the last one may hold only padding bits that lenient decoders ignore."""
-    if not signature:
-        return "0"
-    first = "A" if signature[0] not in "Aa" else "B"
-    if all(c in "0123456789abcdef" for c in signature):  # hex
-        first = "0" if signature[0] != "0" else "1"
-    return first + signature[1:]
+@dataclass(frozen=True)
+class HubSpotSigner:
+    """The `Signer` the generic sender uses: HubSpot's headers for one signature version."""
+
+    version: str = "v3"
+    legacy: bool = True
+    signature_headers: tuple[str, ...] = ("X-HubSpot-Signature", "X-HubSpot-Signature-v3")
+
+    def sign(self, body: bytes, url: str, secret: str, timestamp_ms: int) -> dict[str, str]:
+        return signature_headers(
+            self.version, secret, "POST", url, body, timestamp_ms, legacy=self.legacy
+        )

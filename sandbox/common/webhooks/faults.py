@@ -1,9 +1,10 @@
 """Fault injection for webhook deliveries, in the shape of the API's `/_sandbox/faults`.
 
 Per delivery attempt: `duplicate` (the same signed request is sent twice), `corrupt_signature`
-(every signature header altered), `stale_timestamp` (correctly signed, but the timestamp is
-older than HubSpot's 5-minute window), plus a fixed `delay_ms` before sending. Chosen by rate
-(seeded RNG) or for the next N attempts, so receivers' idempotency and refusals can be tested.
+(every signature header altered, see `corrupt`), `stale_timestamp` (correctly signed, but with a
+timestamp `stale_by_ms` in the past, older than a receiver's replay window), plus a fixed
+`delay_ms` before sending. Chosen by rate (seeded RNG) or for the next N attempts, so receivers'
+idempotency and refusals can be tested. Deciding only: this module never sends.
 """
 
 from __future__ import annotations
@@ -61,3 +62,14 @@ class WebhookFaultInjector:
             rates = (cfg.rate_duplicate, cfg.rate_corrupt_signature, cfg.rate_stale_timestamp)
             kind, self._remaining, applies = draw_fault(KINDS, rates, self._rng, self._remaining)
             return kind, cfg.delay_ms if applies else 0
+
+
+def corrupt(signature: str) -> str:
+    """A signature of the same shape that cannot verify. The first character changes: in
+    base64 the last one may hold only padding bits that lenient decoders ignore."""
+    if not signature:
+        return "0"
+    first = "A" if signature[0] not in "Aa" else "B"
+    if all(c in "0123456789abcdef" for c in signature):  # hex
+        first = "0" if signature[0] != "0" else "1"
+    return first + signature[1:]

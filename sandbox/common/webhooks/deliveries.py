@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from sandbox.hubspot.webhooks.transport import AttemptResult
+from sandbox.common.webhooks.transport import AttemptResult
+from sandbox.common.webhooks.wire import Event, EventShape
 
 STATUSES = ("queued", "in_flight", "retrying", "delivered", "failed", "discarded")
 FINISHED = ("delivered", "failed", "discarded")
@@ -21,21 +20,23 @@ FINISHED = ("delivered", "failed", "discarded")
 
 @dataclass
 class Delivery:
-    """A batch of up to 100 events and its delivery history."""
+    """A batch of events (up to the settings' batch size) and its delivery history."""
 
     id: int
-    events: list[dict[str, Any]]
+    events: list[Event]
     created_ms: int
     status: str = "queued"
     attempts: list[AttemptResult] = field(default_factory=list)
     next_attempt_ms: int | None = None
     target_url: str | None = None
 
-    def body_for(self, attempt_number: int) -> list[dict[str, Any]]:
-        """The events as sent on this attempt (only `attemptNumber` differs between attempts)."""
-        return [{**e, "attemptNumber": attempt_number} for e in self.events]
+    def body_for(self, shape: EventShape, attempt_number: int) -> bytes:
+        """The bytes sent on this attempt, in the provider's shape."""
+        return shape.body(self.events, attempt_number)
 
-    def to_json(self, include_events: bool = False, include_body: bool = False) -> dict[str, Any]:
+    def to_json(
+        self, shape: EventShape, include_events: bool = False, include_body: bool = False
+    ) -> dict[str, Any]:
         last = self.attempts[-1] if self.attempts else None
         out: dict[str, Any] = {
             "id": self.id,
@@ -43,8 +44,8 @@ class Delivery:
             "target_url": self.target_url,
             "created_at_ms": self.created_ms,
             "event_count": len(self.events),
-            "event_ids": [e["eventId"] for e in self.events],
-            "subscription_types": sorted({e["subscriptionType"] for e in self.events}),
+            "event_ids": [shape.event_id(e) for e in self.events],
+            "subscription_types": sorted({shape.event_type(e) for e in self.events}),
             "attempt_count": len(self.attempts),
             "response_code": last.status_code if last else None,
             "error": last.error if last else None,
@@ -55,7 +56,7 @@ class Delivery:
             out["events"] = self.events
         if include_body and last is not None:
             # the same serialiser on the same events gives back the exact bytes that were sent
-            out["last_body"] = orjson.dumps(self.body_for(last.attempt_number)).decode()
+            out["last_body"] = self.body_for(shape, last.attempt_number).decode()
             out["last_headers"] = last.headers
         return out
 
@@ -68,7 +69,7 @@ class DeliveryLog:
         self._records: OrderedDict[int, Delivery] = OrderedDict()
         self._next_id = 1
 
-    def new(self, events: list[dict[str, Any]], created_ms: int) -> Delivery:
+    def new(self, events: list[Event], created_ms: int) -> Delivery:
         delivery = Delivery(self._next_id, events, created_ms)
         self._next_id += 1
         self._records[delivery.id] = delivery

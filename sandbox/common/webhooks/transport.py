@@ -1,19 +1,20 @@
-"""One delivery attempt over HTTP: build the request, sign the exact bytes and URL it carries,
-apply injected faults, send, and report what happened. No queueing or retry decisions here.
+"""One delivery attempt over HTTP: build the request, sign the exact bytes and URL it carries
+with the provider's `Signer`, apply injected faults, send, and report what happened. No queueing
+or retry decisions here.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from sandbox.hubspot.webhooks.settings import WebhookSettings
-from sandbox.hubspot.webhooks.signing import corrupt, signature_headers
-
-SIGNATURE_HEADERS = ("X-HubSpot-Signature", "X-HubSpot-Signature-v3")
+from sandbox.common.webhooks.faults import corrupt
+from sandbox.common.webhooks.settings import SenderSettings
+from sandbox.common.webhooks.wire import Signer
 
 
 @dataclass
@@ -68,41 +69,40 @@ class WebhookTransport:
 
     def build(
         self,
-        settings: WebhookSettings,
+        settings: SenderSettings,
+        signer: Signer,
         secret: str,
         body: bytes,
         timestamp_ms: int,
+        *,
+        content_type: str = "application/json",
+        extra_headers: Mapping[str, str] | None = None,
         fault: str | None = None,
         stale_by_ms: int = 0,
-    ) -> httpx.Request:
-        """The signed request, exactly as it will go on the wire."""
+    ) -> tuple[httpx.Request, frozenset[str]]:
+        """The signed request, exactly as it will go on the wire, and the (lower-case) names of
+        the provider's own headers on it (signature and extra headers: what the log keeps)."""
         assert settings.target_url is not None
         request = self._client.build_request(
             "POST",
             settings.target_url,
             content=body,
             headers={
-                "Content-Type": "application/json",
+                "Content-Type": content_type,
                 "User-Agent": settings.user_agent,
-                "X-HubSpot-Timeout-Millis": str(settings.timeout_ms),
+                **(extra_headers or {}),
             },
             timeout=settings.timeout_ms / 1000,
         )
         signed_url = settings.signature_url or as_called_url(request)
         ts = timestamp_ms - stale_by_ms if fault == "stale_timestamp" else timestamp_ms
-        headers = signature_headers(
-            settings.signature_version,
-            secret,
-            "POST",
-            signed_url,
-            body,
-            ts,
-            legacy=settings.legacy_signature,
-        )
+        headers = signer.sign(body, signed_url, secret, ts)
         if fault == "corrupt_signature":
-            headers = {k: corrupt(v) if k in SIGNATURE_HEADERS else v for k, v in headers.items()}
+            names = set(signer.signature_headers)
+            headers = {k: corrupt(v) if k in names else v for k, v in headers.items()}
         request.headers.update(headers)
-        return request
+        provider_headers = frozenset(k.lower() for k in (*(extra_headers or {}), *headers))
+        return request, provider_headers
 
     def _send_once(self, request: httpx.Request) -> tuple[int | None, str | None]:
         try:
@@ -121,7 +121,10 @@ class WebhookTransport:
         sent_at_ms: int,
         fault: str | None,
         delay_ms: int,
+        logged_headers: Collection[str] = (),
     ) -> AttemptResult:
+        """Send (after `delay_ms`), once or twice for a duplicate; `logged_headers` (lower-case
+        names) are kept in the result for the delivery log."""
         if delay_ms:
             time.sleep(delay_ms / 1000)
         started = time.perf_counter()
@@ -133,7 +136,7 @@ class WebhookTransport:
             error,
             (time.perf_counter() - started) * 1000,
             fault,
-            headers={k: v for k, v in request.headers.items() if k.lower().startswith("x-hub")},
+            headers={k: v for k, v in request.headers.items() if k.lower() in logged_headers},
         )
         if fault == "duplicate":
             result.duplicate_status_code, _ = self._send_once(request)

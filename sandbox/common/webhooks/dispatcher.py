@@ -1,4 +1,6 @@
 """The sender: queue events, cut them into batches, deliver on background threads, retry.
+The provider's `EventShape` renders a batch and its `Signer` signs it; everything else here is
+the same for every provider (and names none).
 
 Events wait in `pending` until a batch is full (`max_batch_size`), the oldest has waited
 `flush_interval_ms`, or someone flushes. Batches become deliveries in a due-time heap; up to
@@ -19,31 +21,53 @@ import time
 from collections import Counter, deque
 from typing import Any
 
-import orjson
-
 from core.clock import Clock
-from sandbox.hubspot.webhooks.deliveries import Delivery, DeliveryLog
-from sandbox.hubspot.webhooks.faults import WebhookFaultInjector
-from sandbox.hubspot.webhooks.settings import WebhookSettings
-from sandbox.hubspot.webhooks.transport import AttemptResult, WebhookTransport
+from sandbox.common.webhooks.deliveries import Delivery, DeliveryLog
+from sandbox.common.webhooks.faults import WebhookFaultInjector
+from sandbox.common.webhooks.settings import SenderSettings
+from sandbox.common.webhooks.transport import AttemptResult, WebhookTransport
+from sandbox.common.webhooks.wire import Event, EventShape, Signer
 
 log = logging.getLogger(__name__)
 _IDLE_RECHECK_S = 1.0
 _IDLE_EXIT_S = 30.0  # idle workers end; the next event starts them again
 
 
-class WebhookDispatcher:
-    """Queue, batching, worker threads, retries and the delivery log of one sandbox app."""
+class _Unsigned:
+    """The signer before `configure`: nothing is sent then (no target), so it is never used."""
 
-    def __init__(self, clock: Clock, faults: WebhookFaultInjector, max_log: int = 10_000) -> None:
+    signature_headers: tuple[str, ...] = ()
+
+    def sign(self, body: bytes, url: str, secret: str, timestamp_ms: int) -> dict[str, str]:
+        return {}
+
+
+class WebhookDispatcher:
+    """Queue, batching, worker threads, retries and the delivery log of one sandbox app.
+
+    `shape` renders batches; `name` labels the worker threads (`<name>-webhooks-<n>`).
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        faults: WebhookFaultInjector,
+        shape: EventShape,
+        *,
+        name: str = "sandbox",
+        max_log: int = 10_000,
+    ) -> None:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)  # workers wait here
         self._drained = threading.Condition(self._lock)  # flushers wait here
         self._clock = clock
         self._faults = faults
-        self._settings = WebhookSettings()
+        self._shape = shape
+        self._name = name
+        self._settings = SenderSettings()
+        self._signer: Signer = _Unsigned()
         self._secret = ""
-        self._pending: deque[dict[str, Any]] = deque()
+        self._pending: deque[Event] = deque()
         self._pending_since: float | None = None
         self._heap: list[tuple[float, int]] = []  # (monotonic due time, delivery id)
         self.log = DeliveryLog(max_log)
@@ -59,10 +83,12 @@ class WebhookDispatcher:
         self.counters: Counter[str] = Counter()
 
     # --- configuration -----------------------------------------------------------------
-    def configure(self, settings: WebhookSettings, secret: str) -> None:
-        """Apply new settings; queued work is discarded when sending is switched off."""
+    def configure(self, settings: SenderSettings, signer: Signer, secret: str) -> None:
+        """Apply new settings, signer and secret; queued work is discarded when sending is
+        switched off."""
         with self._lock:
             self._settings = settings
+            self._signer = signer
             self._secret = secret
             if not settings.active:
                 self._discard_queue()
@@ -108,7 +134,7 @@ class WebhookDispatcher:
         self._heap.clear()
 
     # --- producing ---------------------------------------------------------------------
-    def enqueue(self, events: list[dict[str, Any]]) -> None:
+    def enqueue(self, events: list[Event]) -> None:
         """Queue events for delivery (cheap; called while the portal's state lock is held)."""
         if not events:
             return
@@ -165,7 +191,7 @@ class WebhookDispatcher:
         """Delivery records (oldest first) rendered as JSON-ready dicts."""
         with self._lock:
             return [
-                d.to_json(include_events, include_body)
+                d.to_json(self._shape, include_events, include_body)
                 for d in self.log.select(status, since_id, limit)
             ]
 
@@ -205,7 +231,7 @@ class WebhookDispatcher:
             thread = self._workers.get(index)
             if thread is None or not thread.is_alive():
                 thread = threading.Thread(
-                    target=self._work, args=(index, pid), name=f"hubspot-webhooks-{index}"
+                    target=self._work, args=(index, pid), name=f"{self._name}-webhooks-{index}"
                 )
                 thread.daemon = True
                 self._workers[index] = thread
@@ -278,11 +304,11 @@ class WebhookDispatcher:
                 delivery.status = "in_flight"
                 delivery.next_attempt_ms = None
                 self._in_flight += 1
-                settings, secret, generation = self._settings, self._secret, self._generation
-                transport = self._transport
+                settings, signer, secret = self._settings, self._signer, self._secret
+                generation, transport = self._generation, self._transport
             assert transport is not None
             try:
-                result = self._attempt(transport, delivery, settings, secret)
+                result = self._attempt(transport, delivery, settings, signer, secret)
             except Exception as exc:  # noqa: BLE001 - a sender thread must never die
                 log.exception("webhook delivery %s failed unexpectedly", delivery.id)
                 result = AttemptResult(
@@ -300,18 +326,27 @@ class WebhookDispatcher:
         self,
         transport: WebhookTransport,
         delivery: Delivery,
-        settings: WebhookSettings,
+        settings: SenderSettings,
+        signer: Signer,
         secret: str,
     ) -> AttemptResult:
         attempt_number = len(delivery.attempts)
-        body = orjson.dumps(delivery.body_for(attempt_number))
+        body = delivery.body_for(self._shape, attempt_number)
         fault, delay_ms = self._faults.decide()
         sent_at = self._clock.now_ms()
-        request = transport.build(
-            settings, secret, body, sent_at, fault, self._faults.config.stale_by_ms
+        request, logged = transport.build(
+            settings,
+            signer,
+            secret,
+            body,
+            sent_at,
+            content_type=self._shape.content_type,
+            extra_headers=self._shape.headers(settings, delivery.events, attempt_number),
+            fault=fault,
+            stale_by_ms=self._faults.config.stale_by_ms,
         )
         delivery.target_url = settings.target_url
-        return transport.send(request, attempt_number, sent_at, fault, delay_ms)
+        return transport.send(request, attempt_number, sent_at, fault, delay_ms, logged)
 
     def _settle(self, delivery: Delivery, result: AttemptResult) -> None:
         """Record an attempt; schedule the retry under the settings in force now."""
