@@ -67,11 +67,17 @@ class SandboxKit(Protocol):
         ...
 
     def truth(self, base_url: str, entity: str) -> dict[str, str]:
-        """Id -> modification cursor value of every live record, from the admin interface."""
+        """Id -> modification cursor value of every live record, from the admin interface.
+
+        Values are spelled as the warehouse holds them in the entity's cursor column
+        (`EntitySpec.warehouse_cursor_column`, compared as text, datetimes as ISO 8601), so the
+        acceptance suite can compare the two without knowing the provider."""
         ...
 
     def mutate(self, base_url: str, entity: str, count: int) -> list[str]:
-        """Change `count` records (advancing their modification time); their ids."""
+        """Change `count` live records, advancing their modification cursor past every value the
+        platform may have read already; their ids (exactly `count` when the sandbox holds as
+        many)."""
         ...
 
     def signed_delivery(

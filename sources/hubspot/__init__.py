@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from sources.hubspot.client import client_from_context
 from sources.hubspot.entities import ENTITIES
+from sources.hubspot.webhook_apply import PROPERTY_PREFIX
 from sources.hubspot.webhooks import WEBHOOKS
 from sources.provider import (
     OAUTH_CODE,
@@ -92,6 +93,8 @@ PROVIDER = Provider(
             cursor_field=entity.lastmod_property,
             by_ids=True,
             tables=tuple(a.table for a in entity.associations),
+            cursor_column=PROPERTY_PREFIX + entity.lastmod_property,
+            archived_column="archived",
             description=f"HubSpot {name} with every property, associations and archived records",
         )
         for name, entity in ENTITIES.items()
