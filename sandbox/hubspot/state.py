@@ -13,13 +13,14 @@ from pathlib import Path
 from core.clock import Clock
 from sandbox.common.ratelimit import RateLimiter
 from sandbox.common.reqlog import RequestLog
+from sandbox.common.tokens import TokenStore
 from sandbox.hubspot.associations import AssociationGraph
 from sandbox.hubspot.config import HubSpotSandboxConfig
 from sandbox.hubspot.faults import hubspot_fault_injector
 from sandbox.hubspot.objtypes import ALL_TYPES, ObjectType
 from sandbox.hubspot.schema import PropertyRegistry
 from sandbox.hubspot.store import ObjectStore
-from sandbox.hubspot.tokens import TokenStore
+from sandbox.hubspot.tokens import HUBSPOT_TOKENS
 from sandbox.hubspot.webhooks.service import WebhookService
 from sandbox.hubspot.webhooks.settings import WebhookSettings
 
@@ -53,6 +54,7 @@ class SandboxState:
             self.tokens = TokenStore(
                 private_app_tokens=set(config.private_app_tokens),
                 path=Path(config.token_file) if config.token_file else None,
+                formats=HUBSPOT_TOKENS,
             )
             self.limiter = RateLimiter(
                 config.ten_second_limit,

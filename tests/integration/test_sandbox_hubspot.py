@@ -248,7 +248,7 @@ def _token(client: httpx.Client, **form: str) -> httpx.Response:
 
 def test_oauth_pkce_expiry_and_refresh(base_url: str) -> None:
     verifier, challenge = _pkce_vector()
-    from sandbox.hubspot.tokens import s256
+    from sandbox.common.tokens import s256
 
     assert s256(verifier) == challenge
     with httpx.Client(base_url=base_url) as client:

@@ -12,9 +12,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Response, redirect, request
 
+from sandbox.common.tokens import AuthCode, s256
 from sandbox.hubspot.responses import correlation_id, json_response
 from sandbox.hubspot.routes.common import state
-from sandbox.hubspot.tokens import AuthCode, s256
 
 bp = Blueprint("hubspot_oauth", __name__)
 
