@@ -11,6 +11,7 @@ import orjson
 from flask import Response
 
 from sandbox.common.faults import FaultInjector, InjectedConnectionReset
+from sandbox.common.ratelimit import RateLimiter
 from sandbox.hubspot.responses import JSON_TYPE, correlation_id, rate_limit_body
 
 _BAD_GATEWAY_HTML = (
@@ -70,6 +71,25 @@ def reset_response() -> Response:
 def malformed_response() -> Response:
     body = orjson.dumps({"results": [{"id": "1", "properties": {"email": "x@example.com"}}]})
     return Response(body[: len(body) // 2], status=200, content_type=JSON_TYPE)
+
+
+class HubSpotFaultResponses:
+    """The `FaultResponses` of the shared gateway (a 429 names the private-app burst limit)."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self._limiter = limiter
+
+    def server_error(self, status: int) -> Response:
+        return server_error_response(status)
+
+    def rate_limited(self) -> Response:
+        return rate_limited_response(self._limiter.burst_limit("private_app"))
+
+    def connection_reset(self) -> Response:
+        return reset_response()
+
+    def malformed(self) -> Response:
+        return malformed_response()
 
 
 def hubspot_fault_injector() -> FaultInjector:

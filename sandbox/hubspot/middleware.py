@@ -1,21 +1,16 @@
 """Per-request pipeline: URL length, injected faults, authentication, scopes, rate limits, log.
 
 Runs as Flask before/after hooks, so every blueprint gets the same gateway behaviour HubSpot's
-edge shows: faults and 414 first, then 401/403, then 429, then the handler.
+edge shows: faults and 414 first, then 401/403, then 429, then the handler. Timing, fault
+drawing and the request log are the shared steps of `sandbox.common.gateway`.
 """
 
 from __future__ import annotations
 
-import time
-
 from flask import Flask, Response, g, request
 
-from sandbox.hubspot.faults import (
-    malformed_response,
-    rate_limited_response,
-    reset_response,
-    server_error_response,
-)
+from sandbox.common.gateway import injected_fault, log_request, start_request
+from sandbox.hubspot.faults import HubSpotFaultResponses
 from sandbox.hubspot.objtypes import resolve
 from sandbox.hubspot.ratelimit import headers_for
 from sandbox.hubspot.responses import ApiError, json_response, rate_limit_body
@@ -88,9 +83,7 @@ def _authenticate() -> Response | None:
 
 
 def before() -> Response | None:
-    g.started = time.perf_counter()
-    g.auth = "none"
-    g.fault = None
+    start_request()
     g.rate_headers = None
     st = state()
     path = request.path
@@ -98,18 +91,9 @@ def before() -> Response | None:
         return json_response(
             {"status": "error", "message": "URI Too Long", "category": "VALIDATION_ERROR"}, 414
         )
-    kind, latency = st.faults.decide(path)
-    if latency:
-        time.sleep(latency / 1000)
-    if kind is not None:
-        g.fault = kind
-        if kind == "5xx":
-            return server_error_response(st.faults.pick_5xx())
-        if kind == "429":
-            return rate_limited_response(st.limiter.burst_limit("private_app"))
-        if kind == "reset":
-            return reset_response()
-        return malformed_response()
+    fault = injected_fault(st.faults, HubSpotFaultResponses(st.limiter))
+    if fault is not None:
+        return fault
     if not _is_api(path):
         return None
     _authenticate()
@@ -132,23 +116,7 @@ def after(resp: Response) -> Response:
     headers = g.get("rate_headers")
     if headers:
         resp.headers.update(headers)
-    if request.path.startswith("/_sandbox/requests"):
-        return resp
-    entry = {
-        "method": request.method,
-        "path": request.path,
-        "query": request.query_string.decode("latin-1"),
-        "status": resp.status_code,
-        "auth": g.get("auth", "none"),
-        "bytes": resp.calculate_content_length() or 0
-        if not resp.is_streamed
-        else int(resp.headers.get("Content-Length") or 0),
-        "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 3),
-    }
-    if g.get("fault"):
-        entry["fault"] = g.fault
-    rule = request.url_rule.rule if request.url_rule is not None else request.path
-    state().log.add(entry, rule)
+    log_request(state().log, resp)
     return resp
 
 
