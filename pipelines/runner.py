@@ -25,6 +25,7 @@ from core.settings import Settings, get_settings
 from destinations.ops_log import record_sync_run
 from destinations.warehouse import Warehouse, dataset_name
 from pipelines.models import Integration
+from sources.common.hosts import request_guard
 from sources.common.http import RetryPolicy
 from sources.provider import (
     ClientContext,
@@ -181,6 +182,11 @@ class SyncRunner:
                 tokens=self.registry.token_provider(integration.id),
                 settings=self.settings,
                 retry=self.retry,
+                request_guard=request_guard(
+                    provider.hosts,
+                    allow_local=self.settings.ALLOW_LOCAL_PROVIDER_HOSTS,
+                    provider=provider.name,
+                ),
             )
             client = (self.client_factory or provider.client)(context)
             pipeline = self.pipeline(integration.id, provider.name)

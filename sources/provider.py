@@ -158,6 +158,9 @@ class ClientContext:
     tokens: TokenSource
     settings: Settings
     retry: RetryPolicy | None = None
+    # An httpx request hook holding every request (and redirect hop) to the provider's host
+    # policy; clients pass it to the one HTTP client (`ApiClient(request_guard=...)`).
+    request_guard: Callable[[Any], None] | None = None
 
 
 class ProviderClient(Protocol):

@@ -15,6 +15,7 @@ import ipaddress
 import re
 import socket
 from collections.abc import Callable, Iterable, Mapping
+from time import monotonic as clock_monotonic
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -171,23 +172,33 @@ def request_guard(
     allow_local: bool,
     provider: str | None = None,
     resolve: Resolver | None = None,
+    ttl_s: float = 60.0,
 ) -> Callable[[httpx.Request], None]:
     """An httpx request hook holding every request, redirect targets included, to the policy.
 
     httpx runs request hooks before each hop it sends, so a client that follows redirects is
     refused the moment a redirect points off policy (e.g. at a private address):
     `httpx.Client(event_hooks={"request": [request_guard(policy, allow_local=...)]},
-    follow_redirects=True)`. The host is resolved again at each hop.
+    follow_redirects=True)`. A host that passed is trusted for `ttl_s` (a sync makes thousands
+    of requests to one host; resolving it for each would cost a DNS round trip per page), and
+    resolved again after that, so a record that changes to a private address is caught.
     """
+    passed: dict[tuple[str, str, int | None], float] = {}
 
     def check(request: httpx.Request) -> None:
+        url = request.url
+        origin = (url.scheme, url.host, url.port)
+        now = clock_monotonic()
+        if passed.get(origin, 0.0) > now and not url.userinfo:
+            return
         check_url(
-            str(request.url),
+            str(url),
             policy,
             allow_local=allow_local,
             field="request target",
             provider=provider,
             resolve=resolve,
         )
+        passed[origin] = now + ttl_s
 
     return check

@@ -141,6 +141,7 @@ class ApiClient:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        request_guard: Callable[[httpx.Request], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.provider = provider
@@ -158,6 +159,8 @@ class ApiClient:
             timeout=timeout,
             transport=transport,
             limits=httpx.Limits(max_keepalive_connections=8, max_connections=16),
+            # The host policy sees every request before it leaves, redirect hops included.
+            event_hooks={"request": [request_guard]} if request_guard else None,
         )
 
     def close(self) -> None:

@@ -103,6 +103,7 @@ class HubSpotClient:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        request_guard: Callable[[httpx.Request], None] | None = None,
     ) -> None:
         self.integration_id = integration_id
         self.max_url_length = max_url_length
@@ -125,6 +126,7 @@ class HubSpotClient:
             timeout=timeout,
             transport=transport,
             sleep=sleep,
+            request_guard=request_guard,
         )
 
     @property
@@ -405,6 +407,7 @@ def client_from_context(context: ClientContext, **options: Any) -> HubSpotClient
         context.tokens,
         integration_id=context.integration_id,
         retry=context.retry,
+        request_guard=context.request_guard,
         **options,
     )
 

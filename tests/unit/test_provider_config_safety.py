@@ -289,3 +289,65 @@ def test_a_token_response_url_is_held_to_the_host_policy():
 def test_a_token_response_url_with_no_policy_to_check_it_is_refused():
     with pytest.raises(ValidationError, match="no host policy"):
         oauth_answering("https://acme.my.example.com", None).exchange_code("c", "r", "v")
+
+
+def test_the_provider_client_sends_nothing_off_policy():
+    """The runner hands every client its provider's guard: a HubSpot client whose base URL is
+    not a HubSpot host is refused before the request leaves."""
+    import httpx
+
+    from sources.hubspot.client import HubSpotClient
+
+    sent = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url)
+        return httpx.Response(200, json={"results": []})
+
+    class Token:
+        def access_token(self) -> str:
+            return "token"
+
+        def force_refresh(self) -> str:
+            return "token"
+
+    guard = request_guard(HUBSPOT, allow_local=False, provider="hubspot")
+    ok = HubSpotClient(
+        "https://api.hubapi.com",
+        Token(),
+        transport=httpx.MockTransport(handler),
+        request_guard=guard,
+    )
+    assert ok.list_properties("contacts") == []
+    off = HubSpotClient(
+        "https://collector.example",
+        Token(),
+        transport=httpx.MockTransport(handler),
+        request_guard=guard,
+    )
+    with pytest.raises(HostRefused, match="request target names the host collector.example"):
+        off.list_properties("contacts")
+    assert [u.host for u in sent] == ["api.hubapi.com"]
+
+
+def test_a_guard_resolves_a_public_host_again_after_its_ttl():
+    answers = {"shop.example.org": ["93.184.216.34"]}
+    calls = []
+
+    def resolve(host: str) -> list[str]:
+        calls.append(host)
+        return answers[host]
+
+    import httpx
+
+    guard = request_guard(PUBLIC, allow_local=False, resolve=resolve, ttl_s=0.0)
+    guard(httpx.Request("GET", "https://shop.example.org/wp-json/"))
+    answers["shop.example.org"] = ["10.0.0.5"]  # the record now points inside
+    with pytest.raises(HostRefused, match="non-public"):
+        guard(httpx.Request("GET", "https://shop.example.org/wp-json/"))
+    cached = request_guard(PUBLIC, allow_local=False, resolve=resolve, ttl_s=60.0)
+    calls.clear()
+    answers["shop.example.org"] = ["93.184.216.34"]
+    for _ in range(3):
+        cached(httpx.Request("GET", "https://shop.example.org/wp-json/wp/v2/posts"))
+    assert calls == ["shop.example.org"]
