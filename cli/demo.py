@@ -50,7 +50,8 @@ def _record_local_settings(data_dir: Path, echo: Echo) -> None:
         key = legacy.read_text().strip() if legacy.exists() else Fernet.generate_key().decode()
         lines.append(f"ENCRYPTION_KEY={key}")
         echo(f"generated a demo ENCRYPTION_KEY in {env_file} (set ENCRYPTION_KEY in production)")
-    if not current.ALLOW_LOCAL_PROVIDER_HOSTS:
+    # Recorded even when this shell allows local hosts (make exports it): the next shell won't.
+    if not any(line.startswith("ALLOW_LOCAL_PROVIDER_HOSTS=") for line in lines):
         lines.append("ALLOW_LOCAL_PROVIDER_HOSTS=true")
         echo(f"allowed local provider hosts (the sandbox) for this data directory in {env_file}")
     if len(lines) > before:

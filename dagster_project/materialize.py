@@ -94,11 +94,13 @@ def materialize_integration(
     declarations: Declarations | None = None,
     platform: PlatformResource | None = None,
     raise_on_error: bool = True,
+    console_log_level: str = "WARNING",
 ) -> IntegrationMaterialization:
     """Sync a declared integration as a Dagster run of its entity assets and their checks.
 
     `entities` selects a subset of the declared entities (all when None); `full_refresh` is the
-    asset's run config. `declarations` default to the deployment's declarations file,
+    asset's run config. `console_log_level` only quiets what the run prints (the instance's event
+    log, which the UI reads, keeps every event). `declarations` default to the deployment's declarations file,
     `platform` to a `PlatformResource` from the environment, `instance` to `dagster_instance()`.
     """
     platform = platform or PlatformResource()
@@ -126,7 +128,8 @@ def materialize_integration(
         *freshness_checks(provider.name, decl),
     ]
     run_config = dg.RunConfig(
-        ops={extract_op_name(provider.name, decl.id): SyncConfig(full_refresh=full_refresh)}
+        ops={extract_op_name(provider.name, decl.id): SyncConfig(full_refresh=full_refresh)},
+        loggers={"console": {"config": {"log_level": console_log_level}}},
     )
     with ExitStack() as stack:
         if instance is None:
