@@ -14,7 +14,7 @@ from sources.common.oauth import pkce_pair
 from sources.hubspot.auth import DEFAULT_SCOPES
 from tests.control_support import FakeTokenEndpoint, hubspot_oauth
 
-# RFC 7636 appendix B, as recorded in /work/shared/vectors/signatures.json.
+# RFC 7636 appendix B, as recorded in the shared vectors (tests/shared_vectors.py).
 RFC7636_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 RFC7636_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 REDIRECT = "http://localhost:8000/oauth/callback"
