@@ -10,7 +10,16 @@ from sandbox.common.http import SandboxRequestError
 from sandbox.hubspot import middleware
 from sandbox.hubspot.config import HubSpotSandboxConfig
 from sandbox.hubspot.responses import ApiError, error_body, json_response
-from sandbox.hubspot.routes import admin, associations, batch, oauth, objects, properties, search
+from sandbox.hubspot.routes import (
+    admin,
+    associations,
+    batch,
+    oauth,
+    objects,
+    properties,
+    schemas,
+    search,
+)
 from sandbox.hubspot.routes.common import EXTENSION
 from sandbox.hubspot.state import SandboxState
 from sandbox.hubspot.webhooks import api_routes
@@ -21,7 +30,7 @@ def create_app(config: HubSpotSandboxConfig | None = None) -> Flask:
     app = Flask("sandbox.hubspot")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = SandboxState(config or HubSpotSandboxConfig())
-    for module in (search, batch, associations, objects, properties, oauth, admin):
+    for module in (search, batch, associations, objects, properties, schemas, oauth, admin):
         app.register_blueprint(module.bp)
     app.register_blueprint(admin.shared_bp)  # /_sandbox/{config,reset,clock,faults,requests}
     app.register_blueprint(admin.webhooks_bp)  # /_sandbox/webhooks

@@ -11,7 +11,7 @@ from flask import Flask, Response, g, request
 
 from sandbox.common.gateway import injected_fault, log_request, start_request
 from sandbox.hubspot.faults import HubSpotFaultResponses
-from sandbox.hubspot.objtypes import resolve
+from sandbox.hubspot.objtypes import resolve_any
 from sandbox.hubspot.ratelimit import headers_for
 from sandbox.hubspot.responses import ApiError, json_response, rate_limit_body
 from sandbox.hubspot.routes.common import state
@@ -22,15 +22,20 @@ AUTH_MESSAGE = (
 )
 
 
+API_PREFIXES = ("/crm/", "/crm-object-schemas/", "/properties/")
+
+
 def _is_api(path: str) -> bool:
-    return path.startswith("/crm/")
+    return path.startswith(API_PREFIXES)
 
 
 def _required_scopes(path: str) -> set[str] | None:
     """Scopes any one of which allows this call (None = no scope check)."""
     args = request.view_args or {}
+    if path.startswith(("/crm/v3/schemas", "/crm-object-schemas/")):
+        return {"crm.schemas.custom.read"} if request.method == "GET" else None
     key = args.get("object_type_key") or args.get("from_type")
-    otype = resolve(str(key)) if key else None
+    otype = resolve_any(str(key)) if key else None
     if otype is None:
         return None
     name = otype.name

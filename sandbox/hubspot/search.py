@@ -68,6 +68,26 @@ def _bad(message: str) -> ApiError:
     return ApiError(400, message, "VALIDATION_ERROR")
 
 
+def _parse_filter(f: Any, otype: ObjectType, registry: PropertyRegistry) -> Filter:
+    """One validated filter of a search body (in a group or at the top level)."""
+    if not isinstance(f, dict):
+        raise _bad("Each filter must be an object with propertyName and operator.")
+    name, op = f.get("propertyName"), f.get("operator")
+    if op not in OPERATORS:
+        raise _bad(f"Invalid operator: {op}")
+    prop = registry.get(otype, str(name))
+    if prop is None:
+        raise _bad(f"Property {name} does not exist on {otype.name}.")
+    values = f.get("values") or []
+    if op in ("IN", "NOT_IN") and not values:
+        raise _bad(f"Operator {op} requires `values`.")
+    if op == "BETWEEN" and (f.get("value") is None or f.get("highValue") is None):
+        raise _bad("Operator BETWEEN requires `value` and `highValue`.")
+    if op not in ("IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY") and f.get("value") is None:
+        raise _bad(f"Operator {op} requires `value`.")
+    return Filter(prop.name, op, prop.type, f.get("value"), list(values), f.get("highValue"))
+
+
 def parse_query(
     body: dict[str, Any],
     otype: ObjectType,
@@ -92,28 +112,18 @@ def parse_query(
                 f"The maximum per group is {config.search_max_filters_per_group}."
             )
         total += len(raw_filters)
-        filters = []
-        for f in raw_filters:
-            name, op = f.get("propertyName"), f.get("operator")
-            if op not in OPERATORS:
-                raise _bad(f"Invalid operator: {op}")
-            prop = registry.get(otype, str(name))
-            if prop is None:
-                raise _bad(f"Property {name} does not exist on {otype.name}.")
-            values = f.get("values") or []
-            if op in ("IN", "NOT_IN") and not values:
-                raise _bad(f"Operator {op} requires `values`.")
-            if op == "BETWEEN" and (f.get("value") is None or f.get("highValue") is None):
-                raise _bad("Operator BETWEEN requires `value` and `highValue`.")
-            if (
-                op not in ("IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY")
-                and f.get("value") is None
-            ):
-                raise _bad(f"Operator {op} requires `value`.")
-            filters.append(
-                Filter(prop.name, op, prop.type, f.get("value"), list(values), f.get("highValue"))
-            )
-        groups.append(filters)
+        groups.append([_parse_filter(f, otype, registry) for f in raw_filters])
+    # A top-level `filters` array (beside or instead of filterGroups) is ANDed: HubSpot applies
+    # it to every result, so it joins each group (or forms the only one). Ignoring it returns
+    # rows the caller excluded, silently.
+    top_raw = body.get("filters")
+    top_raw = [] if top_raw is None else top_raw
+    if not isinstance(top_raw, list):
+        raise _bad("filters must be an array of filters")
+    total += len(top_raw)
+    top = [_parse_filter(f, otype, registry) for f in top_raw]
+    if top:
+        groups = [group + top for group in groups] if groups else [top]
     if total > config.search_max_filters_total:
         raise _bad(
             f"Too many filters ({total}). The maximum total number of filters is "

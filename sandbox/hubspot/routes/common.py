@@ -12,7 +12,7 @@ from flask import current_app, request
 
 from sandbox.common.http import json_body as json_body
 from sandbox.common.http import json_object as json_object
-from sandbox.hubspot.objtypes import ObjectType, resolve
+from sandbox.hubspot.objtypes import ObjectType, resolve, resolve_any
 from sandbox.hubspot.responses import ApiError
 from sandbox.hubspot.state import SandboxState
 
@@ -28,6 +28,15 @@ def state() -> SandboxState:
 
 def object_type(key: str) -> ObjectType:
     otype = resolve(key)
+    if otype is None:
+        raise ApiError(400, f"Unable to infer object type from: {key}", "VALIDATION_ERROR")
+    return otype
+
+
+def property_object_type(key: str) -> ObjectType:
+    """Object type of a metadata route: HubSpot's catalog types too (tickets, calls...), which
+    have property definitions in every portal even where the sandbox stores no records."""
+    otype = resolve_any(key)
     if otype is None:
         raise ApiError(400, f"Unable to infer object type from: {key}", "VALIDATION_ERROR")
     return otype

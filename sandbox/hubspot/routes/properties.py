@@ -1,4 +1,6 @@
-"""Properties API: list, read, create, update and archive property definitions."""
+"""Properties API: list, read, create, update and archive property definitions (v3 and
+date-versioned paths), and the legacy `GET /properties/v{1,2}/{type}/properties[/named/{name}]`
+reads in their own shape. Any standard HubSpot type answers, records stored or not."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from sandbox.hubspot.routes.common import (
     add_rules,
     bool_arg,
     json_object,
-    object_type,
+    property_object_type,
     state,
 )
 from sandbox.hubspot.schema import PropertyDef
@@ -25,7 +27,7 @@ TYPES = {"string", "number", "date", "datetime", "enumeration", "bool", "phone_n
 
 def list_properties(object_type_key: str) -> Response:
     st = state()
-    otype = object_type(object_type_key)
+    otype = property_object_type(object_type_key)
     archived = bool_arg("archived")
     props = st.properties.by_type[otype.name].values()
     return json_response({"results": [p.to_json() for p in props if p.archived == archived]})
@@ -33,7 +35,7 @@ def list_properties(object_type_key: str) -> Response:
 
 def get_property(object_type_key: str, name: str) -> Response:
     st = state()
-    otype = object_type(object_type_key)
+    otype = property_object_type(object_type_key)
     prop = st.properties.by_type[otype.name].get(name)
     if prop is None or prop.archived != bool_arg("archived"):
         raise ApiError(404, f"Property {name} does not exist", "OBJECT_NOT_FOUND")
@@ -70,7 +72,7 @@ def create_property_def(st: SandboxState, otype: ObjectType, body: dict[str, Any
 
 def create_property(object_type_key: str) -> Response:
     st = state()
-    otype = object_type(object_type_key)
+    otype = property_object_type(object_type_key)
     body = json_object()
     with st.lock:
         prop = create_property_def(st, otype, body)
@@ -79,7 +81,7 @@ def create_property(object_type_key: str) -> Response:
 
 def update_property(object_type_key: str, name: str) -> Response:
     st = state()
-    otype = object_type(object_type_key)
+    otype = property_object_type(object_type_key)
     body = json_object()
     with st.lock:
         prop = st.properties.get(otype, name)
@@ -97,7 +99,7 @@ def update_property(object_type_key: str, name: str) -> Response:
 
 def archive_property(object_type_key: str, name: str) -> Response:
     st = state()
-    otype = object_type(object_type_key)
+    otype = property_object_type(object_type_key)
     with st.lock:
         prop = st.properties.get(otype, name)
         if prop is None:
@@ -109,6 +111,25 @@ def archive_property(object_type_key: str, name: str) -> Response:
     return Response(status=204)
 
 
+def list_properties_legacy(object_type_key: str) -> Response:
+    """Legacy list: a bare JSON array of live definitions."""
+    otype = property_object_type(object_type_key)
+    props = state().properties.live(otype).values()
+    return json_response([p.to_v2_json() for p in props])
+
+
+def get_property_legacy(object_type_key: str, name: str) -> Response:
+    prop = state().properties.get(property_object_type(object_type_key), name)
+    if prop is None:
+        raise ApiError(404, f"Property {name} does not exist", "OBJECT_NOT_FOUND")
+    return json_response(prop.to_v2_json())
+
+
+LEGACY_PREFIXES = ("/properties/v1", "/properties/v2")
+add_rules(bp, LEGACY_PREFIXES, "/<object_type_key>/properties", list_properties_legacy, ["GET"])
+add_rules(
+    bp, LEGACY_PREFIXES, "/<object_type_key>/properties/named/<name>", get_property_legacy, ["GET"]
+)
 add_rules(bp, PROPERTY_PREFIXES, "/<object_type_key>", list_properties, ["GET"])
 add_rules(bp, PROPERTY_PREFIXES, "/<object_type_key>", create_property, ["POST"])
 add_rules(bp, PROPERTY_PREFIXES, "/<object_type_key>/<name>", get_property, ["GET"])
