@@ -93,7 +93,9 @@ class Settings(BaseSettings):
     # Path of the declarative webhook routes (provider, event type) -> action; None = the
     # shipped default, events/routes.yaml.
     WEBHOOK_ROUTES_PATH: Path | None = None
-    # Integrations API: API keys (comma separated) and a per-key rate limit.
+    # Integrations API: API keys and a per-key rate limit. Comma-separated entries ORG:KEY (the
+    # key acts for that organization only), *:KEY (admin, every organization) or a bare KEY
+    # (admin, the older form; a warning asks to bind it). See webhook_receiver/api_keys.py.
     API_KEYS: SecretStr | None = None
     API_RATE_LIMIT_PER_MINUTE: int = 120
 

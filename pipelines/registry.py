@@ -160,10 +160,15 @@ class IntegrationRegistry:
         with self.db.read() as conn:
             return [_integration(r._mapping) for r in conn.execute(stmt)]
 
-    def get(self, integration_id: str) -> Integration:
+    def get(self, integration_id: str, organization_id: str | None = None) -> Integration:
+        """The integration; with `organization_id`, one of another organisation is reported
+        exactly as a missing one, so a tenant cannot learn which other ids exist."""
         t = self.db.integrations
+        stmt = sa.select(t).where(t.c.id == integration_id)
+        if organization_id is not None:
+            stmt = stmt.where(t.c.organization_id == organization_id)
         with self.db.read() as conn:
-            row = conn.execute(sa.select(t).where(t.c.id == integration_id)).first()
+            row = conn.execute(stmt).first()
         if row is None:
             raise NotFoundError(
                 f"integration {integration_id} does not exist",

@@ -28,7 +28,8 @@ WEBHOOK_STATUS = {
 API_STATUS = {
     "400": "Invalid input",
     "401": "Missing or unknown API key",
-    "404": "No such integration",
+    "403": "The API key is bound to another organization than the one named",
+    "404": "No such integration (or one of another organization than the key's)",
     "429": "Over the API key's rate; see Retry-After",
     "503": "The integrations API is disabled (no API_KEYS configured)",
 }
@@ -207,12 +208,17 @@ def _common_schemas(types: list[str]) -> dict[str, Any]:
         },
         "IntegrationCreate": {
             "type": "object",
-            "required": ["type", "name", "organization_id"],
+            "required": ["type", "name"],
             "additionalProperties": False,
             "properties": {
                 "type": {"type": "string", "enum": types},
                 "name": {"type": "string", "minLength": 1},
-                "organization_id": {"type": "string", "minLength": 1},
+                "organization_id": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "Required with an admin key; a key bound to an "
+                    "organization creates in its own (naming another is 403)",
+                },
                 "user_id": {"type": "string"},
                 "id": {"type": "string", "pattern": INTEGRATION_ID["schema"]["pattern"]},
                 "config": {

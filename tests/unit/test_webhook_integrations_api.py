@@ -16,7 +16,7 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 @pytest.fixture
 def rx(settings):
-    return build_receiver(settings, API_KEYS=SecretStr(f"other-key,{API_KEY}"))
+    return build_receiver(settings, API_KEYS=SecretStr(f"*:other-key,*:{API_KEY}"))
 
 
 def create(rx, **body):
@@ -54,7 +54,9 @@ def test_both_header_forms_are_accepted(rx):
 
 
 def test_each_key_is_rate_limited_on_its_own(settings):
-    rx = build_receiver(settings, API_KEYS=SecretStr(f"k2,{API_KEY}"), API_RATE_LIMIT_PER_MINUTE=3)
+    rx = build_receiver(
+        settings, API_KEYS=SecretStr(f"*:k2,*:{API_KEY}"), API_RATE_LIMIT_PER_MINUTE=3
+    )
     statuses = [rx.client.get(BASE, headers=AUTH).status_code for _ in range(4)]
 
     assert statuses == [200, 200, 200, 429]

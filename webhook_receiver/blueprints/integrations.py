@@ -1,5 +1,11 @@
 """The integrations API: create, list, get, delete, authorization URL; API key required.
 
+The key is checked before anything is looked up (an anonymous caller gets the same 401 for any
+id). A key bound to an organisation (`API_KEYS=ORG:KEY`) sees and changes only that
+organisation's integrations: another organisation's id answers exactly as a missing one (404),
+and naming another organisation in a create or a list filter is 403. Admin keys (`*:KEY`) see
+every organisation.
+
 Responses never carry a secret: secret config fields are vaulted by the registry on create and
 only their names are listed (`stored_secrets`).
 """
@@ -12,7 +18,9 @@ from flask import Blueprint, Response, g, request
 
 from core.errors import NotFoundError
 from core.events import PayloadError, load_json
+from pipelines.models import Integration
 from pipelines.registry import OAUTH_STATE_TTL_S
+from webhook_receiver.api_keys import Principal
 from webhook_receiver.blueprints.presenters import integration_json, registry_errors
 from webhook_receiver.bodies import read_body
 from webhook_receiver.responses import Refusal, json_response
@@ -26,7 +34,34 @@ CREATE_FIELDS = frozenset({"type", "name", "organization_id", "user_id", "id", "
 
 @bp.before_request
 def authenticate() -> None:
-    g.actor = services().api_guard.authenticate(request)
+    principal = services().api_guard.authenticate(request)
+    g.principal = principal
+    g.actor = principal.actor
+
+
+def _principal() -> Principal:
+    return g.principal
+
+
+def _visible(integration_id: str) -> Integration:
+    """The integration if this key may act on it; otherwise the registry's own 404."""
+    with registry_errors():
+        return services().registry.get(integration_id, _principal().organization_id)
+
+
+def _own_organization(organization_id: str | None) -> str | None:
+    """The organisation a request may name: a bound key's own (the default when none is
+    named); another one is 403. Admin keys pass what was given."""
+    bound = _principal().organization_id
+    if bound is None or organization_id is None:
+        return organization_id or bound
+    if organization_id != bound:
+        raise Refusal(
+            403,
+            "forbidden",
+            f"this API key acts for organization {bound!r} only",
+        )
+    return bound
 
 
 @bp.post("")
@@ -35,6 +70,10 @@ def create() -> Response:
     unknown = sorted(set(body) - CREATE_FIELDS)
     if unknown:
         raise Refusal(400, "validation_error", f"unknown fields: {', '.join(unknown)}")
+    if "organization_id" in body and not isinstance(body["organization_id"], str):
+        raise Refusal(400, "validation_error", "`organization_id` must be a string")
+    organization_id = _own_organization(body.get("organization_id") or None)
+    body["organization_id"] = organization_id
     for name in ("type", "name", "organization_id"):
         if not isinstance(body.get(name), str) or not body[name].strip():
             raise Refusal(400, "validation_error", f"`{name}` is required (a non-empty string)")
@@ -68,7 +107,7 @@ def create() -> Response:
 
 @bp.get("")
 def list_integrations() -> Response:
-    organization_id = request.args.get("organization_id") or None
+    organization_id = _own_organization(request.args.get("organization_id") or None)
     with registry_errors():
         found = services().registry.list(organization_id)
     return json_response({"integrations": [integration_json(i) for i in found]})
@@ -76,14 +115,13 @@ def list_integrations() -> Response:
 
 @bp.get("/<integration_id>")
 def get(integration_id: str) -> Response:
-    with registry_errors():
-        integration = services().registry.get(integration_id)
-    return json_response(integration_json(integration))
+    return json_response(integration_json(_visible(integration_id)))
 
 
 @bp.delete("/<integration_id>")
 def delete(integration_id: str) -> Response:
     svc = services()
+    _visible(integration_id)
     with registry_errors():
         svc.registry.delete(integration_id, actor=g.actor)
     svc.directory.invalidate(integration_id)
@@ -93,6 +131,7 @@ def delete(integration_id: str) -> Response:
 @bp.get("/<integration_id>/authorize-url")
 def authorize_url(integration_id: str) -> Response:
     svc = services()
+    _visible(integration_id)
     redirect_uri = request.args.get("redirect_uri") or (
         svc.settings.WEBHOOK_BASE_URL.rstrip("/") + "/api/v1/oauth/callback"
     )
