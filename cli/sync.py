@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from core.errors import IntegrationError
 from core.settings import get_settings
+
+if TYPE_CHECKING:
+    from pipelines.models import SyncRun
 
 
 class ProgressPrinter:
@@ -77,7 +82,7 @@ def sync_run(integration_id: str, entities: tuple[str, ...], full: bool, filters
 @click.option("--limit", default=20)
 @click.option("--json", "as_json", is_flag=True)
 def sync_runs(integration_id: str | None, limit: int, as_json: bool) -> None:
-    """List recent sync runs (status, counts, duration, error)."""
+    """List recent sync runs, newest first: start time (UTC), status, rows, duration, error."""
     from pipelines.registry import IntegrationRegistry
     from pipelines.run_log import SyncRunLog
 
@@ -86,9 +91,44 @@ def sync_runs(integration_id: str | None, limit: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
         return
-    for r in runs:
-        rows = sum((r.rows_loaded or {}).values())
-        click.echo(
-            f"{r.id}  {r.integration_id}  {r.mode:<11} {r.status:<8} "
-            f"{rows:>9,} rows  {r.duration_s or 0:>7.1f}s  {r.error or ''}"
+    for line in format_runs(runs):
+        click.echo(line)
+
+
+RUNS_HEADER = ("RUN", "INTEGRATION", "MODE", "STATUS", "STARTED (UTC)", "ROWS", "SECONDS", "ERROR")
+
+
+def format_runs(runs: list[SyncRun]) -> list[str]:
+    """A header and one line per run, newest first, with its start time in UTC; columns as wide
+    as their longest value, so ids and names of any length stay aligned."""
+    if not runs:
+        return ["no sync runs recorded yet"]
+    table = [RUNS_HEADER] + [
+        (
+            r.id,
+            r.integration_id,
+            r.mode,
+            r.status,
+            _utc(r.started_at),
+            f"{sum((r.rows_loaded or {}).values()):,}",
+            "-" if r.duration_s is None else f"{r.duration_s:.1f}",
+            r.error or "",
         )
+        for r in runs
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(RUNS_HEADER) - 1)]
+    right = {5, 6}  # numbers align right
+    return [
+        "  ".join(
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(row[:-1])
+        )
+        + ("  " + row[-1] if row[-1] else "")
+        for row in table
+    ]
+
+
+def _utc(moment: datetime) -> str:
+    if moment.tzinfo is None:  # stored naive means UTC (the clock's convention)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -12,6 +12,7 @@ import logging
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
+from core.logging import configure_logging, service_labels
 from core.settings import Settings, get_settings
 from inbox import Inbox, InboxUnavailable
 from pipelines.registry import IntegrationRegistry
@@ -37,6 +38,7 @@ def create_app(
     inbox: Inbox | None = None,
 ) -> Flask:
     settings = settings or get_settings()
+    configure_logging(settings)
     registry = registry or IntegrationRegistry.from_settings(settings)
     inbox = inbox or Inbox.from_settings(settings)
     try:
@@ -45,7 +47,7 @@ def create_app(
         # Serve anyway: deliveries get 503 (providers retry) and /health says why.
         log.error("webhook inbox unavailable at start: %s", exc)
     directory = IntegrationDirectory(registry, settings, ttl_s=DIRECTORY_TTL_S)
-    metrics = ReceiverMetrics(inbox)
+    metrics = ReceiverMetrics(inbox, service_labels=service_labels(settings))
 
     app = Flask(__name__)
     app.json.sort_keys = False

@@ -55,6 +55,21 @@ class InboxCollector(Collector):
         yield dead
 
 
+class ServiceInfoCollector(Collector):
+    """`platform_service_info{service, environment} 1`: which deployment these series come
+    from (SERVICE_NAME, ENVIRONMENT), the Prometheus info-metric pattern."""
+
+    def __init__(self, labels: dict[str, str]) -> None:
+        self._labels = labels
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "platform_service_info", "Service identity of this process", labels=list(self._labels)
+        )
+        info.add_metric(list(self._labels.values()), 1)
+        yield info
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderMetrics:
     label: str
@@ -68,8 +83,14 @@ class ProviderMetrics:
 class ReceiverMetrics:
     """The receiver's counters and latency histogram, registered on a per-app registry."""
 
-    def __init__(self, inbox: Inbox, provider_registry: ProviderRegistry = providers) -> None:
+    def __init__(
+        self,
+        inbox: Inbox,
+        provider_registry: ProviderRegistry = providers,
+        service_labels: dict[str, str] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._service = ServiceInfoCollector(service_labels or {})
         self._providers = provider_registry
         self._inbox = inbox
         self.received = Counter(
@@ -104,6 +125,7 @@ class ReceiverMetrics:
             registry=self.registry,
         )
         self.registry.register(InboxCollector(inbox))
+        self.registry.register(self._service)
         self._bound: dict[str, ProviderMetrics] = {}
 
     def bound(self, provider: str) -> ProviderMetrics:
@@ -138,5 +160,6 @@ class ReceiverMetrics:
             registry = CollectorRegistry()
             MultiProcessCollector(registry)
             registry.register(InboxCollector(self._inbox))
+            registry.register(self._service)
             return generate_latest(registry)
         return generate_latest(self.registry)
