@@ -8,7 +8,7 @@ export RUNTIME__DLTHUB_TELEMETRY ?= false
 # The demo and `make dev` talk to the local sandbox on 127.0.0.1: host policy must allow it.
 export ALLOW_LOCAL_PROVIDER_HOSTS ?= true
 
-.PHONY: setup demo test dev bench lint format clean
+.PHONY: setup peers demo test dev bench lint format clean
 
 setup: $(VENV)/.installed
 
@@ -19,12 +19,23 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
+# Peer connectors (tests/integration/test_hubspot_peer_clients.py) run from their own venv: their
+# pins conflict with ours (see pyproject's 'peers' extra).
+PEERS_VENV ?= .venv-peers
+peers: $(PEERS_VENV)/.installed
+
+$(PEERS_VENV)/.installed: requirements-peers.lock
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/pip install --quiet -r requirements-peers.lock
+	touch $@
+
 demo: setup
 	mkdir -p $(DAGSTER_HOME)
 	cp -n dagster_project/dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
 	$(BIN)/platform demo
 
-test: setup
+test: setup peers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2 --dist loadfile -q
