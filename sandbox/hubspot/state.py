@@ -16,7 +16,7 @@ from sandbox.common.reqlog import RequestLog
 from sandbox.common.tokens import TokenStore
 from sandbox.hubspot.associations import AssociationGraph
 from sandbox.hubspot.config import HubSpotSandboxConfig
-from sandbox.hubspot.faults import hubspot_fault_injector
+from sandbox.hubspot.faults import SearchFaults, hubspot_fault_injector
 from sandbox.hubspot.objtypes import ALL_TYPES, ObjectType
 from sandbox.hubspot.schema import PropertyRegistry
 from sandbox.hubspot.store import ObjectStore
@@ -66,6 +66,7 @@ class SandboxState:
             self.admin_calls = 0
             self.log.clear()
             self.faults.clear()
+            self.search_faults = SearchFaults()
             self.webhooks.reset()
             self._apply_webhooks()
 
@@ -92,8 +93,9 @@ class SandboxState:
         return self.clock.now_ms()
 
     def visible_ms(self, now_ms: int) -> int:
-        """When a write made now becomes visible to search."""
-        return now_ms + self.config.search_index_lag_ms
+        """When a write made now becomes visible to search (plus its own variable lag when
+        that search fault is armed)."""
+        return now_ms + self.config.search_index_lag_ms + self.search_faults.lag_ms()
 
     def day(self) -> str:
         return datetime.fromtimestamp(self.clock.time(), tz=UTC).strftime("%Y-%m-%d")

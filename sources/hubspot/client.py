@@ -301,71 +301,40 @@ class HubSpotClient:
         *,
         extra_filters: Sequence[dict[str, Any]] = (),
         page_size: int = SEARCH_PAGE_SIZE,
-        result_cap: int | None = None,
+        catch_up_from_ms: int | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Every record with lastmod >= since_ms, oldest first, each id at most once per window.
+        """Every record with lastmod >= since_ms, each id once, by keyset paging on
+        `hs_object_id`.
 
-        Search stops at 10,000 results per query. Before the next offset would reach the cap we
-        start a new window at the greatest lastmod seen (GTE re-reads boundary rows; they are
-        dropped by id). If one millisecond holds a whole window, we page that millisecond by
-        `hs_object_id` instead, so the restart can never loop.
+        Every page is the first page of its own query (`lastmod >= since`, `hs_object_id >
+        last id read`, sorted by id): no offset is ever sent. An edit moves a record in
+        last-modified order but never changes its id, so an edit while we page cannot shift
+        an unread record behind the keyset (offset paging by last-modified skipped such rows),
+        many records sharing one millisecond cost nothing extra, and no query pages past
+        HubSpot's 10,000-result cap.
+
+        Records edited while we paged keep their place in id order; the ones already behind
+        the keyset are read again by one catch-up query (`lastmod >= catch_up_from_ms`, the
+        sync's start) after a scan of several pages. Whatever changes after that is newer than
+        the sync's start, which the next sync re-reads anyway.
         """
-        prop = entity.lastmod_property
-        result_cap = result_cap or self.search_result_cap
-        props = sorted(set(properties) | {prop, "hs_object_id"})
-        low = since_ms
-        boundary_ids: set[str] = set()
-        while True:
-            window_max: int | None = None
-            window_ids_at_max: set[str] = set()
-            filters = [{"propertyName": prop, "operator": "GTE", "value": str(low)}, *extra_filters]
-            window = SearchWindow(self, entity, filters, prop, props, page_size, result_cap)
-            for records in window:
-                fresh = []
-                for record in records:
-                    ms = lastmod_ms(record, prop)
-                    if ms == low and record["id"] in boundary_ids:
-                        continue
-                    if window_max is None or ms > window_max:
-                        window_max, window_ids_at_max = ms, {record["id"]}
-                    elif ms == window_max:
-                        window_ids_at_max.add(record["id"])
-                    fresh.append(record)
-                if fresh:
-                    yield fresh
-            if not window.hit_cap:
-                return
-            # Window full: restart at the newest timestamp seen.
-            if window_max is None or window_max == low:
-                yield from self._iter_one_millisecond(
-                    entity, low, props, extra_filters, page_size, result_cap, boundary_ids
-                )
-                low, boundary_ids = low + 1, set()
-            else:
-                low, boundary_ids = window_max, window_ids_at_max
-
-    def _iter_one_millisecond(
-        self, entity, ms, props, extra_filters, page_size, result_cap, skip_ids
-    ) -> Iterator[list[dict[str, Any]]]:
-        """All records whose lastmod is exactly `ms`, paged by hs_object_id (no cap issue)."""
-        prop = entity.lastmod_property
-        last_id = 0
-        while True:
-            filters = [
-                {"propertyName": prop, "operator": "EQ", "value": str(ms)},
-                {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)},
-                *extra_filters,
+        props = sorted(set(properties) | {entity.lastmod_property, "hs_object_id"})
+        lastmod = {"propertyName": entity.lastmod_property, "operator": "GTE"}
+        scan = SearchWindow(self, entity, [{**lastmod, "value": str(since_ms)}, *extra_filters])
+        yield from scan.pages(props, page_size)
+        if catch_up_from_ms is None or scan.requests < 2:
+            return  # one query answers at one instant: nothing can move while it is read
+        catch_up = SearchWindow(
+            self, entity, [{**lastmod, "value": str(catch_up_from_ms)}, *extra_filters]
+        )
+        for records in catch_up.pages(props, page_size):
+            fresh = [
+                r
+                for r in records
+                if scan.read.get(r["id"]) != lastmod_ms(r, entity.lastmod_property)
             ]
-            window = SearchWindow(
-                self, entity, filters, "hs_object_id", props, page_size, result_cap
-            )
-            for records in window:
-                last_id = max(last_id, *(int(r["id"]) for r in records))
-                fresh = [r for r in records if r["id"] not in skip_ids]
-                if fresh:
-                    yield fresh
-            if not window.hit_cap:
-                return
+            if fresh:
+                yield fresh
 
     def read_associations(
         self, from_type: str, to_type: str, ids: Sequence[str]
@@ -413,34 +382,43 @@ def client_from_context(context: ClientContext, **options: Any) -> HubSpotClient
 
 
 class SearchWindow:
-    """One search query paged by offset, ascending on `sort_property`, until its last page or
-    until the next page would cross the result cap (`hit_cap` then tells the caller to restart
-    with a narrower query). Iterating yields non-empty pages of records."""
+    """One search query (filters ANDed) read by keyset on `hs_object_id`: each page asks for
+    ids above the last one read, sorted ascending, always at offset 0. `read` maps every id
+    read to the lastmod of the version read; `requests` counts the pages asked for."""
 
-    def __init__(self, client, entity, filters, sort_property, props, page_size, result_cap):
-        self._args = (client, entity, filters, sort_property, props, page_size, result_cap)
-        self.hit_cap = False
+    def __init__(self, client: HubSpotClient, entity: HubSpotEntity, filters: list[dict]):
+        self._client = client
+        self._entity = entity
+        self._filters = filters
+        self.read: dict[str, int] = {}
+        self.requests = 0
 
-    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
-        client, entity, filters, sort_property, props, page_size, result_cap = self._args
-        after = 0
+    def pages(self, props: Sequence[str], page_size: int) -> Iterator[list[dict[str, Any]]]:
+        prop = self._entity.lastmod_property
+        last_id = 0
         while True:
-            records, nxt, _total = client.search_page(
-                entity,
-                filter_groups=[{"filters": filters}],
-                sorts=[{"propertyName": sort_property, "direction": "ASCENDING"}],
+            keyset = {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}
+            records, nxt, _total = self._client.search_page(
+                self._entity,
+                filter_groups=[{"filters": [*self._filters, keyset]}],
+                sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
                 properties=props,
-                after=after,
+                after=0,
                 limit=page_size,
             )
-            if records:
-                yield records
-            if nxt is None:
+            self.requests += 1
+            fresh = []
+            for record in records:
+                rid = int(record["id"])
+                if rid <= last_id:
+                    continue  # never expected; guards the keyset against a sloppy server
+                fresh.append(record)
+                self.read[record["id"]] = lastmod_ms(record, prop)
+            if fresh:
+                last_id = max(int(r["id"]) for r in fresh)
+                yield fresh
+            if nxt is None or not fresh or len(records) < page_size:
                 return
-            if nxt + page_size > result_cap:
-                self.hit_cap = True
-                return
-            after = nxt
 
 
 def iso_ms(value: Any) -> int:

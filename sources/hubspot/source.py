@@ -34,6 +34,9 @@ from sources.provider import EntityReport, ProgressCallback, SourceRequest
 BY_ID = "by_id"
 DEFAULT_LOOKBACK_MS = 60_000
 DEFAULT_BATCH_ROWS = 5_000
+# An association row that says "this parent has no links of this kind any more": it deletes the
+# parent's rows (same merge key) and is itself never inserted (dlt's hard_delete).
+REMOVED_COLUMN = "_removed"
 
 
 def archived_ms(record: dict[str, Any]) -> int:
@@ -60,7 +63,27 @@ def association_hints(spec: AssociationSpec) -> Any:
             {"name": spec.from_column, "data_type": "text", "nullable": False},
             {"name": spec.to_column, "data_type": "text", "nullable": False},
             {"name": "association_type", "data_type": "text"},
+            {"name": REMOVED_COLUMN, "data_type": "bool", "hard_delete": True},
         ],
+    )
+
+
+def unlinked_ids(parent_ids: Sequence[str], rows: list[dict[str, str]], spec: AssociationSpec):
+    """Parents read in this sync that have no link of this kind (their old rows must die)."""
+    linked = {r[spec.from_column] for r in rows}
+    return [i for i in parent_ids if i not in linked]
+
+
+def tombstone_table(parent_ids: Sequence[str], spec: AssociationSpec) -> pa.Table:
+    """One row per parent with no links: deletes every row of that parent, inserts nothing."""
+    n = len(parent_ids)
+    return pa.table(
+        {
+            spec.from_column: pa.array(list(parent_ids), pa.string()),
+            spec.to_column: pa.array([""] * n, pa.string()),
+            "association_type": pa.array([None] * n, pa.string()),
+            REMOVED_COLUMN: pa.array([True] * n, pa.bool_()),
+        }
     )
 
 
@@ -83,15 +106,20 @@ class _ArrowBatcher:
             a.table: [] for a in entity.associations
         }
         self.assoc_counts: dict[str, int] = {}
+        self.unlinked: dict[str, list[str]] = {a.table: [] for a in entity.associations}
 
     def add(self, records: list[dict[str, Any]]) -> Iterator[Any]:
         self.records.extend(records)
         if len(self.records) >= self.batch_rows:
             yield from self.flush()
 
-    def add_associations(self, spec: AssociationSpec, rows: list[dict[str, str]]) -> None:
+    def add_associations(
+        self, spec: AssociationSpec, rows: list[dict[str, str]], parent_ids: Sequence[str]
+    ) -> None:
+        """The current links of `parent_ids` (all of them: a parent without rows has none)."""
         self.assoc_rows[spec.table].extend(rows)
         self.assoc_counts[spec.table] = self.assoc_counts.get(spec.table, 0) + len(rows)
+        self.unlinked[spec.table].extend(unlinked_ids(parent_ids, rows, spec))
 
     def flush(self) -> Iterator[Any]:
         if self.records:
@@ -109,6 +137,13 @@ class _ArrowBatcher:
                     create_table_variant=True,
                 )
                 self.assoc_rows[spec.table] = []
+            if self.unlinked[spec.table]:
+                yield dlt.mark.with_hints(
+                    tombstone_table(self.unlinked[spec.table], spec),
+                    association_hints(spec),
+                    create_table_variant=True,
+                )
+                self.unlinked[spec.table] = []
 
 
 def _entity_rows(
@@ -150,22 +185,27 @@ def _entity_rows(
     if full and not filters:
         for page in prefetch(client.iter_list_pages(entity, names)):
             for spec in entity.associations:
-                batcher.add_associations(spec, inline_association_rows(page, spec))
+                batcher.add_associations(
+                    spec, inline_association_rows(page, spec), [r["id"] for r in page]
+                )
             report.rows += len(page)
             note(page, None)
             yield from batcher.add(page)
             if progress:
                 progress(entity.name, report.rows)
     else:
-        since = 0 if full else max(0, (live.cursor_ms or 0) - lookback_ms)
+        since = 0 if full else live.since_ms(lookback_ms)
         pending: list[str] = []  # ids whose associations are still to be read
 
         def read_associations(ids: list[str]) -> None:
             for spec in entity.associations:
                 by_id = client.read_associations(entity.object_type, spec.to_object_type, ids)
-                batcher.add_associations(spec, v4_association_rows(by_id, spec))
+                batcher.add_associations(spec, v4_association_rows(by_id, spec), ids)
 
-        for page in client.iter_modified_since(entity, since, names, extra_filters=filters or ()):
+        pages = client.iter_modified_since(
+            entity, since, names, extra_filters=filters or (), catch_up_from_ms=started_ms
+        )
+        for page in pages:
             fresh = note(page, None if full else live)
             if not fresh:
                 continue
@@ -186,7 +226,7 @@ def _entity_rows(
 
     # 2. archived records (search never returns them), unless a filter narrows the sync
     if not filters:
-        floor = None if full else (archived.cursor_ms or 0) - lookback_ms
+        floor = None if full else archived.since_ms(lookback_ms)
         for page in client.iter_list_pages(entity, names, archived=True):
             fresh = []
             for record in page:
@@ -204,14 +244,15 @@ def _entity_rows(
     new_live = (CursorState() if full else live).advance(live_seen, started_ms, lookback_ms)
     new_archived = (CursorState() if full else archived).advance(seen, started_ms, lookback_ms)
     if full and new_archived.cursor_ms is None:
-        new_archived = CursorState(started_ms, {})
+        new_archived = CursorState(started_ms, {}, started_ms)
     if full and new_live.cursor_ms is None:
-        new_live = CursorState(started_ms, {})
-    # Only touch state when it changed: an idle incremental sync must produce no load package.
-    if new_live.dump() != live.dump() or key not in streams:
-        streams[key] = new_live.dump()
-    if new_archived.dump() != archived.dump() or f"{key}_archived" not in streams:
-        streams[f"{key}_archived"] = new_archived.dump()
+        new_live = CursorState(started_ms, {}, started_ms)
+    # Only touch state when more than the anchor changed: an idle incremental sync must produce
+    # no load package. Keeping the older anchor only widens the next window (always safe); it
+    # moves once the window would drop something, so idle syncs stop re-reading old changes.
+    for name, old, new in ((key, live, new_live), (f"{key}_archived", archived, new_archived)):
+        if full or name not in streams or not new.same_apart_from_anchor(old):
+            streams[name] = new.dump()
     report.cursor_ms = new_live.cursor_ms
 
 
@@ -250,6 +291,11 @@ def _records_by_id(
         if rows:
             yield dlt.mark.with_hints(
                 association_table(rows, spec), association_hints(spec), create_table_variant=True
+            )
+        unlinked = unlinked_ids(live_ids, rows, spec)
+        if unlinked:
+            yield dlt.mark.with_hints(
+                tombstone_table(unlinked, spec), association_hints(spec), create_table_variant=True
             )
 
 

@@ -18,6 +18,7 @@ from sandbox.common.timefmt import iso_ms
 from sandbox.common.webhooks.admin import webhook_admin_blueprint
 from sandbox.common.webhooks.dispatcher import WebhookDispatcher
 from sandbox.common.webhooks.faults import WebhookFaultInjector
+from sandbox.hubspot.faults import SearchFaults
 from sandbox.hubspot.objtypes import ObjectType
 from sandbox.hubspot.responses import ApiError, json_response
 from sandbox.hubspot.routes.common import json_object, object_type, parse_id, state
@@ -115,16 +116,42 @@ def mutate() -> Response:
     with st.lock:
         ids = _pick_ids(st, store, body, _salt(st, "mutate"))
         fixed = values_or_raise(otype, st.properties, body.get("properties"))
-        now = st.now_ms()
-        visible = st.visible_ms(now)
-        origin = st.webhooks.admin_origin(body)
-        for rid in ids:
-            values = dict(fixed) if fixed else _auto_values(otype, rid, now)
-            before = store.get(rid) if st.webhooks.active else None
-            row = store.update(rid, values, now, visible)
-            if before is not None:
-                hooks.on_updated(st, otype, before, row, values, origin)
+        now = edit_records(st, otype, ids, fixed, st.webhooks.admin_origin(body))
     return json_response({"ids": [str(i) for i in ids], "lastmodified_ms": now})
+
+
+def edit_records(
+    st: SandboxState,
+    otype: ObjectType,
+    ids: list[int],
+    fixed: dict[str, str | None] | None = None,
+    origin: Any = None,
+) -> int:
+    """Save these live records now (given values, else made-up ones); caller holds the lock.
+    Each write gets its own search visibility (the variable-lag fault draws per write)."""
+    store = st.store(otype)
+    now = st.now_ms()
+    for rid in ids:
+        values = dict(fixed) if fixed else _auto_values(otype, rid, now)
+        before = store.get(rid) if st.webhooks.active else None
+        row = store.update(rid, values, now, st.visible_ms(now))
+        if before is not None:
+            hooks.on_updated(st, otype, before, row, values, origin)
+    return now
+
+
+@bp.route("/search_faults", methods=["GET", "POST", "DELETE"])
+def search_faults() -> Response:
+    """Search index faults: `{"index_lag_max_ms", "seed"}` (variable lag per write) and
+    `{"edit_at_page", "edit_count", "object_type"}` (edit records earlier pages returned when
+    that page is asked for). DELETE disarms both."""
+    st = state()
+    with st.lock:
+        if request.method == "DELETE":
+            st.search_faults = SearchFaults()
+        elif request.method == "POST":
+            st.search_faults.configure(json_object())
+        return json_response(st.search_faults.describe())
 
 
 def _auto_values(otype: ObjectType, rid: int, now: int) -> dict[str, str | None]:

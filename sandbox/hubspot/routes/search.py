@@ -8,6 +8,7 @@ from flask import Blueprint, Response
 
 from sandbox.hubspot.render import record_json, requested_names
 from sandbox.hubspot.responses import json_response
+from sandbox.hubspot.routes.admin import edit_records
 from sandbox.hubspot.routes.common import (
     OBJECT_PREFIXES,
     add_rules,
@@ -27,7 +28,11 @@ def search_objects(object_type_key: str) -> Response:
     names = requested_names(body.get("properties"), otype, st.properties)
     q = parse_query(body, otype, st.properties, st.config, names)
     with st.lock:
+        edits = st.search_faults.before_search(otype.name)
+        if edits:  # the armed "edit while paging" fault: records saved before this page
+            edit_records(st, otype, edits)
         total, rows = SearchEngine(st.store(otype), st.now_ms()).run(q)
+        st.search_faults.after_search(otype.name, [row.id for row in rows])
         results = [record_json(row, names) for row in rows]
     out: dict[str, Any] = {"total": total, "results": results}
     if q.after + q.limit < total and q.limit > 0:
