@@ -15,6 +15,9 @@ import pyarrow as pa
 from sources.hubspot.entities import AssociationSpec
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+# Ids and association keys are never null: saying so in the Arrow schema keeps it equal to the
+# dlt hints (primary and merge keys are NOT NULL there), so dlt has nothing to reconcile.
+ID_FIELD = pa.field("id", pa.string(), nullable=False)
 
 
 def property_column(name: str) -> str:
@@ -51,7 +54,13 @@ def records_to_table(
         for name, child in zip(property_names, props.flatten(), strict=True):
             columns[property_column(name)] = child
     columns["_extracted_at"] = pa.array([extracted_at_ms * 1000] * n, pa.int64()).cast(TIMESTAMP)
-    return pa.table(columns)
+    return _entity_table(columns)
+
+
+def _entity_table(columns: dict[str, pa.Array]) -> pa.Table:
+    """The entity table with `id` declared NOT NULL, like its primary-key hint."""
+    fields = [ID_FIELD if name == "id" else pa.field(name, a.type) for name, a in columns.items()]
+    return pa.Table.from_arrays(list(columns.values()), schema=pa.schema(fields))
 
 
 def inline_association_rows(
@@ -100,11 +109,23 @@ def v4_association_rows(
     return rows
 
 
+def association_schema(spec: AssociationSpec) -> pa.Schema:
+    """Both keys NOT NULL, as `association_hints` declares them."""
+    return pa.schema(
+        [
+            pa.field(spec.from_column, pa.string(), nullable=False),
+            pa.field(spec.to_column, pa.string(), nullable=False),
+            pa.field("association_type", pa.string()),
+        ]
+    )
+
+
 def association_table(rows: list[dict[str, str]], spec: AssociationSpec) -> pa.Table:
-    return pa.table(
-        {
-            spec.from_column: pa.array([r[spec.from_column] for r in rows], pa.string()),
-            spec.to_column: pa.array([r[spec.to_column] for r in rows], pa.string()),
-            "association_type": pa.array([r["association_type"] for r in rows], pa.string()),
-        }
+    return pa.Table.from_arrays(
+        [
+            pa.array([r[spec.from_column] for r in rows], pa.string()),
+            pa.array([r[spec.to_column] for r in rows], pa.string()),
+            pa.array([r["association_type"] for r in rows], pa.string()),
+        ],
+        schema=association_schema(spec),
     )
