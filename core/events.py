@@ -72,12 +72,46 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# Deeper than any provider's payload (HubSpot's are 2 levels, GitHub's under 10). A limit far
+# below the interpreter's recursion limit means an accepted body can be re-encoded here and
+# decoded again later (by a handler, deeper in some other stack) without a RecursionError.
+MAX_JSON_DEPTH = 64
+
+
 def load_json(body: bytes) -> Any:
-    """Strict JSON (UTF-8, no NaN/Infinity); integers keep every digit."""
+    """Strict JSON (UTF-8, no NaN/Infinity, at most MAX_JSON_DEPTH levels); integers keep every
+    digit. Every failure is PayloadError("malformed_json"), never a RecursionError."""
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise PayloadError("malformed_json", f"the body is not valid JSON: {exc}") from None
+    # A body with fewer brackets than the limit cannot be nested deeper (the common case: a
+    # C-speed count instead of a walk).
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and json_depth(value) > MAX_JSON_DEPTH:
+        raise PayloadError(
+            "malformed_json", f"the body is nested deeper than {MAX_JSON_DEPTH} levels"
+        )
+    return value
+
+
+def json_depth(value: Any) -> int:
+    """How many arrays/objects deep `value` nests (0 for a scalar), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest  # enough to refuse; no need to walk the rest
+        stack.extend((child, depth) for child in children if isinstance(child, (dict, list)))
+    return deepest
 
 
 def dump_json(value: Any) -> bytes:
@@ -85,12 +119,17 @@ def dump_json(value: Any) -> bytes:
 
     A body may spell a lone surrogate as an escape (`"\\ud800"`): valid JSON, but no UTF-8
     can hold it, so such an event keeps non-ASCII characters escaped, as the sender wrote them.
+    A value that cannot be encoded (nested past the recursion limit: `load_json` refuses those,
+    but a parser may build values of its own) is PayloadError("malformed_json").
     """
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     try:
-        return text.encode()
-    except UnicodeEncodeError:
-        return json.dumps(value, separators=(",", ":")).encode()
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        try:
+            return text.encode()
+        except UnicodeEncodeError:
+            return json.dumps(value, separators=(",", ":")).encode()
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise PayloadError("malformed_json", f"an event could not be re-encoded: {exc}") from None
 
 
 def storable_text(value: str | None) -> bool:

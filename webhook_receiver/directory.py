@@ -31,6 +31,9 @@ class WebhookTarget:
     integration_id: str
     provider: str
     secret: str | None = field(repr=False)
+    # The signature versions it accepts (config `webhook_signature_versions`); None: the
+    # scheme's default.
+    signature_versions: tuple[str, ...] | None = None
 
 
 class DirectoryUnavailable(Exception):
@@ -105,7 +108,13 @@ class IntegrationDirectory:
             raise DirectoryUnavailable(exc.message) from None
         except Exception as exc:  # noqa: BLE001
             raise DirectoryUnavailable(f"vault unavailable: {type(exc).__name__}") from exc
-        return WebhookTarget(integration_id, integration.type, secret)
+        versions = integration.config.get("webhook_signature_versions")
+        return WebhookTarget(
+            integration_id,
+            integration.type,
+            secret,
+            tuple(str(v) for v in versions) if isinstance(versions, list) and versions else None,
+        )
 
     def _secret(self, integration_id: str, provider: str) -> str | None:
         """The verification secret, first found of: the vault kinds the provider's webhook spec

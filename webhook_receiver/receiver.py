@@ -24,19 +24,17 @@ from webhook_receiver.metrics import ReceiverMetrics
 from webhook_receiver.parsing import PayloadError, parse_delivery
 from webhook_receiver.ratelimit import KeyedRateLimiter, retry_after_header
 from webhook_receiver.responses import Refusal, json_response, refusal_response
+from webhook_receiver.stored_headers import allowed_headers, stored_headers
 from webhook_receiver.verification import (
+    SCHEMES,
     SignatureError,
     SignedRequest,
     Verified,
     authenticate,
+    require_accepted_version,
 )
 
 log = logging.getLogger(__name__)
-
-# Never stored with an event: credentials of other systems that a proxy might forward.
-UNSAFE_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
-)
 
 
 class DeliveryReceiver:
@@ -56,6 +54,8 @@ class DeliveryReceiver:
         self._directory = directory
         self._inbox = inbox
         self._metrics = metrics
+        # Only these request headers are stored with an event (an allow-list: see the module).
+        self._stored_headers = allowed_headers(h for s in SCHEMES.values() for h in s.headers)
         self._limiter = KeyedRateLimiter(
             settings.WEBHOOK_RATE_LIMIT_PER_SECOND, settings.WEBHOOK_RATE_LIMIT_BURST
         )
@@ -116,6 +116,7 @@ class DeliveryReceiver:
         )
         try:
             verified = authenticate(spec, signed, target.secret, now_ms=clock.now_ms())
+            require_accepted_version(verified, target.signature_versions)
         except SignatureError as exc:
             raise Refusal(401, exc.code, exc.message) from None
         wait = self._limiter.acquire(integration_id)
@@ -131,7 +132,7 @@ class DeliveryReceiver:
         except PayloadError as exc:
             raise Refusal(exc.status, exc.code, exc.message) from None
         received_at = clock.now()
-        safe = {k: v for k, v in headers.items() if k not in UNSAFE_HEADERS}
+        safe = stored_headers(headers, self._stored_headers)
         events = [
             InboundEvent(
                 provider,

@@ -7,7 +7,7 @@ outside this package and `sandbox/hubspot/` should need to know a HubSpot fact.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import SecretStr
 
@@ -42,6 +42,9 @@ class HubSpotConfig(ProviderConfig):
     private_app_token: SecretStr | None = None
     scopes: list[str] | None = None
     search_lookback_ms: int = 60_000
+    # Webhook signature versions this integration accepts (None: v3 only; see
+    # webhook_receiver/verification/hubspot.py for why).
+    webhook_signature_versions: list[Literal["v1", "v2", "v3"]] | None = None
 
 
 def _oauth_endpoints(config: HubSpotConfig, settings) -> OAuthEndpoints:

@@ -19,7 +19,12 @@ def parse_delivery(
     """The delivery's events (`scheme` is the label verification returned), or PayloadError."""
     if provider.webhooks is None:
         raise ValueError(f"provider {provider.name!r} receives no webhooks")
-    events = provider.webhooks.parse(request, media_type, scheme)
+    try:
+        events = provider.webhooks.parse(request, media_type, scheme)
+    except RecursionError:
+        # A parser walking a value the JSON limits let through: the body's fault, not ours (a
+        # 500 would make the provider retry it forever).
+        raise PayloadError("malformed_json", "the body is nested too deeply to parse") from None
     for position, event in enumerate(events):
         _require_storable(position, event)
     return events

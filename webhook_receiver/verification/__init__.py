@@ -48,6 +48,7 @@ __all__ = [
     "SignedRequest",
     "Verified",
     "authenticate",
+    "require_accepted_version",
     "schemes_of",
     "verify_delivery",
 ]
@@ -90,6 +91,27 @@ def authenticate(
         if scheme.needs_secret and scheme.detect(request):
             return Verified(scheme, scheme.verify(request, secret, now_ms))
     raise SignatureError("missing_signature", f"{provider.name}: the delivery carries no signature")
+
+
+def require_accepted_version(verified: Verified, configured: tuple[str, ...] | None) -> None:
+    """Refuse (401 signature_version_refused) a version the integration does not accept.
+
+    `configured` is the integration's `webhook_signature_versions`; None means the scheme's
+    documented default. Schemes without versions accept whatever verified.
+    """
+    scheme = verified.scheme
+    version = scheme.version_of(verified.label)
+    if version is None:
+        return
+    accepted = tuple(configured) if configured else scheme.default_versions
+    if version in accepted:
+        return
+    raise SignatureError(
+        "signature_version_refused",
+        f"{scheme.name} {version} signatures are not accepted by this integration (it accepts "
+        f"{', '.join(accepted)}; {scheme.version_risk}); to accept {version}, list it in the "
+        "integration's webhook_signature_versions",
+    )
 
 
 def verify_delivery(

@@ -40,6 +40,10 @@ class Scheme:
     design (tried before the secret is required). `success_status` is the status an accepted
     delivery gets (some senders require exactly 200). `headers` are the OpenAPI header
     parameters the scheme reads (`name`, `description`, optional `required` and `schema`).
+
+    `versions`: the versions of a scheme with several (labels are `<name>-<version>`); each
+    integration chooses which it accepts (config `webhook_signature_versions`), else
+    `default_versions`. `version_risk` says why the others are not accepted by default.
     """
 
     name: str
@@ -49,6 +53,16 @@ class Scheme:
     success_status: int = ACCEPTED
     success_description: str = "Committed to the inbox"
     headers: tuple[Mapping[str, Any], ...] = ()
+    versions: tuple[str, ...] = ()
+    default_versions: tuple[str, ...] = ()
+    version_risk: str = ""
+
+    def version_of(self, label: str) -> str | None:
+        """The version a verified label names (None for a scheme without versions)."""
+        prefix = f"{self.name}-"
+        if not self.versions or not label.startswith(prefix):
+            return None
+        return label[len(prefix) :]
 
 
 def always(request: SignedRequest) -> bool:
@@ -73,7 +87,8 @@ def openapi_header(name: str, description: str, *, required: bool = False, **sch
 class SignatureError(Exception):
     """The delivery is not authentic: the receiver answers 401 and stores nothing.
 
-    `code` is one of missing_signature, invalid_signature, stale_timestamp, missing_secret.
+    `code` is one of missing_signature, invalid_signature, stale_timestamp, missing_secret,
+    signature_version_refused.
     """
 
     def __init__(self, code: str, message: str) -> None:

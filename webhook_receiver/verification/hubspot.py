@@ -5,6 +5,13 @@ v1 = hex SHA-256 of secret + raw body; v2 = hex SHA-256 of secret + METHOD + URI
 X-HubSpot-Request-Timestamp, where the URI has a fixed set of percent-escapes decoded and the
 timestamp (epoch ms) must be within 5 minutes of now. The secret is the app's client secret.
 When a v3 signature is present only v3 is checked: its replay window must not be bypassed.
+
+Which versions an integration accepts is its choice (config `webhook_signature_versions`);
+the default is v3 only. v1 and v2 sign no timestamp, so a captured delivery verifies forever:
+once the inbox has purged its delivery id (7 days by default) a replay is a new event. HubSpot
+sends v3 on its deliveries (with the v1 header beside it "for backward compatibility"), so v3
+only costs nothing to an integration receiving from HubSpot today; a sender that still signs
+v1 or v2 only (old workflow webhooks, CRM cards) is accepted once its integration opts in.
 """
 
 from __future__ import annotations
@@ -112,4 +119,7 @@ SCHEME = Scheme(
         openapi_header("X-HubSpot-Signature", "v1/v2 hex SHA-256 signature"),
         openapi_header("X-HubSpot-Signature-Version", "v1 or v2", enum=["v1", "v2", "v3"]),
     ),
+    versions=("v1", "v2", "v3"),
+    default_versions=("v3",),
+    version_risk="v1 and v2 sign no timestamp, so a captured delivery could be replayed",
 )
