@@ -80,6 +80,9 @@ class SyncResult:
     dataset: str = ""
     error: str | None = None
     provider: str = ""
+    # Packages a crashed run left behind, finished by this run before its own extraction.
+    resumed_load_ids: list[str] = field(default_factory=list)
+    resumed_rows: dict[str, int] = field(default_factory=dict)
 
 
 def root_integration_error(exc: BaseException) -> IntegrationError | None:
@@ -200,9 +203,10 @@ class SyncRunner:
                 config=config,
             )
             with self.warehouse.writer_lock():
+                self._finish_pending(pipeline, result)
                 source = provider.source(client, source_request)
                 info = pipeline.run(source, loader_file_format=self.warehouse.loader_file_format)
-            result.load_ids = list(info.loads_ids)
+            result.load_ids = [*result.resumed_load_ids, *info.loads_ids]
             result.step_seconds = {
                 step.step: round((step.finished_at - step.started_at).total_seconds(), 3)
                 for step in pipeline.last_trace.steps
@@ -211,6 +215,8 @@ class SyncRunner:
             normalize = pipeline.last_trace.last_normalize_info
             counts = dict(normalize.row_counts) if normalize else {}
             result.rows_loaded = {k: v for k, v in counts.items() if not k.startswith("_dlt")}
+            for table, rows in result.resumed_rows.items():
+                result.rows_loaded[table] = result.rows_loaded.get(table, 0) + rows
             modes = {r.mode for r in result.reports.values()}
             result.mode = modes.pop() if len(modes) == 1 else ("mixed" if modes else mode)
             result.status = "success"
@@ -239,6 +245,34 @@ class SyncRunner:
             result.duration_s = round(time.monotonic() - started, 3)
             self._record(result)
         return result
+
+    def _finish_pending(self, pipeline: dlt.Pipeline, result: SyncResult) -> None:
+        """Load what a crashed run left extracted or normalized, and count what it loaded.
+
+        dlt's `run` would load such packages and return without extracting, so the rerun
+        would be recorded as a success of 0 requests and 0 rows (and a full rerun as an empty
+        full sync) while the requested sync never ran. Finishing them first, on their own,
+        keeps their bookmarks (they are the state the next extraction starts from) and lets
+        the requested sync run as asked; the run records both.
+        """
+        # As `run` does first: a local state the destination never saw (a crashed first sync)
+        # is reset with its packages, and nothing pending remains.
+        pipeline.sync_destination()
+        if not pipeline.has_pending_data:
+            return
+        if pipeline.list_extracted_load_packages():
+            pipeline.normalize()
+        pending = list(pipeline.list_normalized_load_packages())
+        if not pending:
+            return
+        counts: dict[str, int] = {}
+        for load_id in pending:
+            for table, rows in package_row_counts(pipeline, load_id).items():
+                counts[table] = counts.get(table, 0) + rows
+        log.warning("run %s finishes pending load packages %s first", result.run_id, pending)
+        info = pipeline.load()
+        result.resumed_load_ids = list(info.loads_ids)
+        result.resumed_rows = counts
 
     def _collect_client(self, result: SyncResult, client: ProviderClient) -> None:
         try:
@@ -294,6 +328,38 @@ class SyncRunner:
             "finished_at": datetime.now(UTC),
         }
         record_sync_run(self.warehouse, row)
+
+
+def package_row_counts(pipeline: dlt.Pipeline, load_id: str) -> dict[str, int]:
+    """Rows per data table in a normalized package, from its job files (parquet metadata, or
+    CSV lines): what loading it will write. `_dlt` tables are left out."""
+    info = pipeline.get_load_package_info(load_id)
+    counts: dict[str, int] = {}
+    for state in ("new_jobs", "started_jobs", "completed_jobs"):
+        for job in info.jobs.get(state, []):  # type: ignore[call-overload]
+            table = job.job_file_info.table_name
+            if table.startswith("_dlt"):
+                continue
+            rows = _file_rows(job.file_path, job.job_file_info.file_format)
+            if rows is not None:
+                counts[table] = counts.get(table, 0) + rows
+    return counts
+
+
+def _file_rows(path: str, file_format: str) -> int | None:
+    if file_format == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(path).num_rows
+    if file_format in ("csv", "jsonl"):
+        import gzip
+
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+        with gzip.open(path, "rb") if gzipped else open(path, "rb") as f:
+            lines = sum(1 for line in f if line.strip())
+        return lines - 1 if file_format == "csv" and lines else lines
+    return None
 
 
 def _checked_ids(
