@@ -38,9 +38,10 @@ def _record_local_settings(data_dir: Path, echo: Echo) -> None:
     operator already set it: a generated ENCRYPTION_KEY, and local provider hosts allowed (the
     sandbox is on 127.0.0.1). Settings read that file for this data directory only, so a later
     `platform sync run` or `make dev` in another shell works with no exports."""
+    from core.private_files import private_dir
     from core.settings import LOCAL_ENV_FILE, Settings
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     env_file = data_dir / LOCAL_ENV_FILE
     current = Settings(DATA_DIR=data_dir)
     lines = env_file.read_text().splitlines() if env_file.exists() else []

@@ -107,9 +107,10 @@ class Settings(BaseSettings):
 
     @cached_property
     def data_dir(self) -> Path:
-        path = Path(self.DATA_DIR).resolve()
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        """DATA_DIR, created 0700 (it holds the vault, the inbox and every payload)."""
+        from core.private_files import private_dir
+
+        return private_dir(Path(self.DATA_DIR).resolve())
 
     @property
     def control_database_url(self) -> str:

@@ -29,6 +29,8 @@ import weakref
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from core.private_files import private_file
+
 DEFAULT_BUSY_TIMEOUT_MS = 5_000
 CHECKPOINT_INTERVAL_S = 0.5
 # WAL frames (pages) after which the checkpointer makes the WAL start over: 8,192 x 4 KiB.
@@ -122,14 +124,14 @@ class SQLiteBackend:
         return f"sqlite:///{self.path}"
 
     def connect(self) -> _LockingConnection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # 0600 (and its -wal/-shm with it): payloads are private
         conn = sqlite3.connect(
             self.path,
             timeout=self.busy_timeout_ms / 1000,
             isolation_level=None,
             factory=_LockingConnection,
         )
-        conn.writer_lock = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        conn.writer_lock = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
@@ -210,7 +212,7 @@ def _start_checkpointer(owner: SQLiteBackend, path: Path, busy_timeout_ms: int) 
 
     def run() -> None:
         conn = None
-        lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             while not stop.wait(CHECKPOINT_INTERVAL_S):
                 try:
