@@ -13,8 +13,9 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -99,6 +100,7 @@ class Inbox:
         self._local = threading.local()
         self._schema_pid: int | None = None
         self._schema_lock = threading.Lock()
+        self._group_commit: _GroupCommit | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> Inbox:
@@ -200,48 +202,40 @@ class Inbox:
     # -- the receiver's side ----------------------------------------------------------------
 
     def append(self, events: list[InboundEvent]) -> AppendResult:
-        """Store events in ONE transaction, committed before returning; skip known deliveries.
+        """Store one delivery's events, committed before returning; skip known deliveries.
 
-        Raises InboxUnavailable when the commit fails: then nothing of the batch is stored.
+        Concurrent appends of one process share a transaction (group commit, see
+        `_GroupCommit`): each call still returns only after the commit that holds its rows.
+        Raises InboxUnavailable when that commit fails: then nothing of the delivery is stored.
         """
-        rows = []
-        seen: set[tuple[str, str, str]] = set()
-        headers_json: dict[int, str] = {}  # the events of one delivery share one headers dict
-        now = clock.time()
-        for e in events:
-            key = (e.provider, e.integration_id, e.delivery_id)
-            if key in seen:
-                continue
-            seen.add(key)
-            rows.append(
-                (
-                    e.provider,
-                    e.integration_id,
-                    e.delivery_id,
-                    e.event_type,
-                    e.object_type,
-                    e.object_id,
-                    e.payload,
-                    headers_json.get(id(e.headers))
-                    or headers_json.setdefault(
-                        id(e.headers), json.dumps(e.headers, separators=(",", ":"))
-                    ),
-                    e.verification,
-                    e.received_at.timestamp(),
-                    now,
-                )
-            )
+        rows = _rows(events)
         if not rows:
             return AppendResult(0, len(events))
+        return self._group().submit(rows, len(events))
+
+    def _group(self) -> _GroupCommit:
+        group = self._group_commit
+        if group is None or group.pid != os.getpid():  # a fork gets its own queue
+            with self._schema_lock:
+                group = self._group_commit
+                if group is None or group.pid != os.getpid():
+                    group = self._group_commit = _GroupCommit(self._commit_group)
+        return group
+
+    def _commit_group(self, pending: list[_Pending]) -> dict[int, AppendResult]:
+        """ONE transaction for several deliveries; their results once it has committed."""
         sql = self._backend.sql(INSERT_EVENT)
+        results: dict[int, AppendResult] = {}
         with self._transaction(write=True, ordered=True) as conn:
             cursor = conn.cursor()
-            if len(rows) == 1:
-                cursor.execute(sql, rows[0])
-            else:
-                cursor.executemany(sql, rows)
-            inserted = cursor.rowcount
-        return AppendResult(inserted, len(events) - inserted)
+            for index, item in enumerate(pending):
+                if len(item.rows) == 1:
+                    cursor.execute(sql, item.rows[0])
+                else:
+                    cursor.executemany(sql, item.rows)
+                inserted = cursor.rowcount
+                results[index] = AppendResult(inserted, item.events - inserted)
+        return results
 
     # -- the sensor's side ------------------------------------------------------------------
 
@@ -517,6 +511,114 @@ class Inbox:
                 (cutoff,),
             )
             return cursor.rowcount
+
+
+def _rows(events: list[InboundEvent]) -> list[tuple]:
+    """Insert parameters of one delivery's events, repeated delivery ids dropped."""
+    rows = []
+    seen: set[tuple[str, str, str]] = set()
+    headers_json: dict[int, str] = {}  # the events of one delivery share one headers dict
+    now = clock.time()
+    for e in events:
+        key = (e.provider, e.integration_id, e.delivery_id)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            (
+                e.provider,
+                e.integration_id,
+                e.delivery_id,
+                e.event_type,
+                e.object_type,
+                e.object_id,
+                e.payload,
+                headers_json.get(id(e.headers))
+                or headers_json.setdefault(
+                    id(e.headers), json.dumps(e.headers, separators=(",", ":"))
+                ),
+                e.verification,
+                e.received_at.timestamp(),
+                now,
+            )
+        )
+    return rows
+
+
+@dataclass(eq=False)
+class _Pending:
+    """One delivery waiting for a group commit: its rows, and what happened to them."""
+
+    rows: list[tuple]
+    events: int
+    done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # woken to commit the next group rather than with a result
+    result: AppendResult | None = None
+    error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Group commit: concurrent deliveries of one process share one transaction.
+
+    The writers' lock, BEGIN and COMMIT (and the WAL frames of a commit) are paid once per group
+    instead of once per delivery, which is what serialised the receiver's threads. The first
+    caller leads: it commits everything queued so far; callers arriving meanwhile queue, and the
+    first of them leads the next group when this one is done. A caller returns only when the
+    commit holding its rows has completed (every 2xx is still after its commit). When a group
+    fails, each of its deliveries is retried alone, so one bad delivery cannot fail the others.
+    """
+
+    def __init__(self, commit: Callable[[list[_Pending]], dict[int, AppendResult]]) -> None:
+        self.pid = os.getpid()
+        self._commit = commit
+        self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._busy = False
+
+    def submit(self, rows: list[tuple], events: int) -> AppendResult:
+        mine = _Pending(rows, events)
+        with self._lock:
+            self._queue.append(mine)
+            lead = not self._busy
+            self._busy = True
+        if not lead:
+            mine.done.wait()
+        if lead or mine.lead:
+            self._lead()
+        if mine.error is not None:
+            raise mine.error
+        assert mine.result is not None
+        return mine.result
+
+    def _lead(self) -> None:
+        with self._lock:
+            group, self._queue = self._queue, []
+        try:
+            self._settle(group)
+        finally:
+            with self._lock:
+                if self._queue:
+                    successor = self._queue[0]
+                    successor.lead = True
+                    successor.done.set()
+                else:
+                    self._busy = False
+
+    def _settle(self, group: list[_Pending]) -> None:
+        try:
+            results = self._commit(group)
+        except BaseException as exc:  # noqa: BLE001 - handed to the callers it concerns
+            if len(group) == 1:
+                group[0].error = exc
+            else:
+                for item in group:  # alone, so one bad delivery cannot fail the others
+                    self._settle([item])
+                return
+        else:
+            for index, item in enumerate(group):
+                item.result = results[index]
+        for item in group:
+            item.done.set()
 
 
 def _event_fields(row: Sequence[Any]) -> dict[str, Any]:
