@@ -31,10 +31,16 @@ webhooks.add_command(deadletters)
 @click.option("--bind", default=None, help="HOST:PORT to listen on [default: 127.0.0.1:$PORT]")
 @click.option(
     "--threads",
-    type=click.IntRange(1, 64),
-    default=1,
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Threads per worker [default: WEBHOOK_THREADS, 32].",
+)
+@click.option(
+    "--worker-class",
+    type=click.Choice(["gthread", "sync"]),
+    default="gthread",
     show_default=True,
-    help="Threads per worker (more than 1 uses gthread workers).",
+    help="gthread survives slow clients (one thread each, bounded read time); sync does not.",
 )
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
 @click.option(
@@ -43,7 +49,14 @@ webhooks.add_command(deadletters)
     default="info",
     show_default=True,
 )
-def serve(workers: int, bind: str | None, threads: int, access_log: bool, log_level: str) -> None:
+def serve(
+    workers: int,
+    bind: str | None,
+    threads: int | None,
+    worker_class: str,
+    access_log: bool,
+    log_level: str,
+) -> None:
     """Serve the receiver with gunicorn (this process becomes the gunicorn master)."""
     from inbox import Inbox, InboxUnavailable
 
@@ -64,8 +77,10 @@ def serve(workers: int, bind: str | None, threads: int, access_log: bool, log_le
         GUNICORN_CONFIG,
         "--workers",
         str(workers),
+        "--worker-class",
+        worker_class,
         "--threads",
-        str(threads),
+        str(threads or settings.WEBHOOK_THREADS),
         "--bind",
         bind,
         "--log-level",
@@ -74,7 +89,9 @@ def serve(workers: int, bind: str | None, threads: int, access_log: bool, log_le
     if access_log:
         argv += ["--access-logfile", "-"]
     argv.append(WSGI_APP)
-    click.echo(f"webhook receiver on http://{bind} ({workers} workers, {inbox!r})", err=True)
+    click.echo(
+        f"webhook receiver on http://{bind} ({workers} {worker_class} workers, {inbox!r})", err=True
+    )
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, argv)

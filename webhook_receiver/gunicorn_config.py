@@ -1,7 +1,12 @@
 """Gunicorn settings for the receiver (`gunicorn -c python:webhook_receiver.gunicorn_config`).
 
-Sync workers: a delivery is a short CPU + one-commit request, so one request per process at a
-time is the fastest shape on few cores (`--threads N` switches to gthread for slow clients).
+Threaded (gthread) workers, WEBHOOK_THREADS threads each (32): a client that sends its body
+slowly holds one thread, not a whole worker (with sync workers two slow clients took a
+two-worker receiver down: /health waited 32 s and gunicorn killed both workers), and the body
+read is bounded by WEBHOOK_BODY_READ_TIMEOUT_S (408 after it; see read_deadline.py). Threads of
+one worker also share inbox commits (group commit), which is what lifts the accept rate: with
+sync workers every delivery paid its own commit under the writers' lock. Keep-alive connections
+are served too (sync workers close every connection). `--worker-class sync` is still accepted.
 PROMETHEUS_MULTIPROC_DIR is set here, in the master, before any worker imports
 prometheus_client, so every worker writes its metrics where /metrics can merge them; the
 directory is emptied when the master starts (stale counters of a previous run would add up).
@@ -23,7 +28,10 @@ MULTIPROC_DIR = Path(
 
 bind = f"127.0.0.1:{_settings.PORT}"
 workers = 2
-worker_class = "sync"
+worker_class = "gthread"
+threads = _settings.WEBHOOK_THREADS
+# Idle keep-alive connections wait in the worker's poller (no thread) this long.
+keepalive = 5
 timeout = 30
 graceful_timeout = 20
 # Access logs cost throughput on the hot path; pass --access-logfile - to see them.

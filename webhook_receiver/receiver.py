@@ -50,6 +50,7 @@ class DeliveryReceiver:
     ) -> None:
         self._providers = registry
         self._max_body = settings.WEBHOOK_MAX_BODY_BYTES
+        self._read_timeout_s = settings.WEBHOOK_BODY_READ_TIMEOUT_S
         self._public_base = settings.WEBHOOK_BASE_URL.rstrip("/")
         self._directory = directory
         self._inbox = inbox
@@ -112,7 +113,10 @@ class DeliveryReceiver:
             )
         headers = _headers(request.environ)
         signed = SignedRequest(
-            request.method, self._urls(request), headers, read_body(request, self._max_body)
+            request.method,
+            self._urls(request),
+            headers,
+            read_body(request, self._max_body, self._read_timeout_s),
         )
         try:
             verified = authenticate(spec, signed, target.secret, now_ms=clock.now_ms())

@@ -28,6 +28,7 @@ from webhook_receiver.verification import hubspot
 SECRET = "gunicorn-test-secret"
 INTEGRATION = "served"
 REPO = Path(__file__).resolve().parents[2]
+BODY_READ_TIMEOUT_S = 2
 
 pytestmark = pytest.mark.slow
 
@@ -86,6 +87,7 @@ def served(settings) -> Iterator[Served]:
         "WEBHOOK_RATE_LIMIT_PER_SECOND": "100000",
         "WEBHOOK_RATE_LIMIT_BURST": "100000",
         "WEBHOOK_MAX_BODY_BYTES": "65536",
+        "WEBHOOK_BODY_READ_TIMEOUT_S": str(BODY_READ_TIMEOUT_S),
         "PYTHONPATH": str(REPO),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -187,3 +189,43 @@ def test_a_chunked_body_over_the_limit_is_refused_over_real_http(served):
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
     assert served.inbox_delivery_ids() == []
+
+
+def slow_connection(served: Served, event_id: int) -> socket.socket:
+    """A delivery whose headers arrive and whose body then stalls after a few bytes."""
+    path, body, headers = served.delivery([event_id])
+    sock = socket.create_connection(("127.0.0.1", int(served.host.rsplit(":", 1)[1])))
+    head = f"POST {path} HTTP/1.1\r\nHost: {served.host}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    head += f"Content-Length: {len(body)}\r\n\r\n"
+    sock.sendall(head.encode() + body[:5])
+    return sock
+
+
+def test_slow_bodies_hold_neither_health_nor_deliveries(served):
+    """Issue 9 item 8: with sync workers two slow bodies took a two-worker receiver down."""
+    slow = [slow_connection(served, 90_000 + i) for i in range(8)]
+    try:
+        time.sleep(0.3)  # every slow body is being read by now
+        with httpx.Client(timeout=BODY_READ_TIMEOUT_S * 0.75) as client:
+            assert client.get(f"{served.base_url}/health").status_code == 200
+            path, body, headers = served.delivery([1])
+            assert (
+                client.post(served.base_url + path, content=body, headers=headers).status_code
+                == 202
+            )
+        # Past the read deadline each slow client gets a 408 and nothing is stored for it.
+        for sock in slow:
+            sock.settimeout(BODY_READ_TIMEOUT_S * 5)
+            answer = ""
+            while "request_timeout" not in answer:
+                received = sock.recv(65536)
+                if not received:
+                    break
+                answer += received.decode(errors="replace")
+            assert answer.startswith("HTTP/1.1 408"), answer[:200]
+            assert "request_timeout" in answer
+    finally:
+        for sock in slow:
+            sock.close()
+    assert served.inbox_delivery_ids() == ["1"]

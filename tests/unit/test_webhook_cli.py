@@ -44,3 +44,19 @@ def test_serve_refuses_a_bad_worker_count(workers):
     result = CliRunner().invoke(main, ["webhooks", "serve", "--workers", workers])
     assert result.exit_code != 0
     assert "--workers" in result.output
+
+
+def test_serve_defaults_to_threaded_workers(monkeypatch, data_dir):
+    """Issue 9 item 8: sync workers are held whole by a slow client; gthread by default."""
+    calls = []
+
+    def fake_exec(path, argv):
+        calls.append(argv)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(cli.os, "execv", fake_exec)
+    monkeypatch.setenv("DATA_DIR", str(data_dir))
+    assert CliRunner().invoke(main, ["webhooks", "serve"]).exit_code == 0
+    (argv,) = calls
+    assert argv[argv.index("--worker-class") + 1] == "gthread"
+    assert argv[argv.index("--threads") + 1] == "32"
