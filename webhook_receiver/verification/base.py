@@ -6,7 +6,6 @@ A scheme module only computes and compares; it never reads Flask, the registry o
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -98,7 +97,8 @@ class SignatureError(Exception):
 
 
 def hmac_sha256(key: bytes, message: bytes) -> bytes:
-    return hmac.new(key, message, hashlib.sha256).digest()
+    # The one-shot C path: no HMAC object per delivery (measurably cheaper on the hot path).
+    return hmac.digest(key, message, "sha256")
 
 
 def same(expected: str, received: str) -> bool:
