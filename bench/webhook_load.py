@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,8 +82,11 @@ def hubspot_deliveries(
     return out
 
 
-def gunicorn_command(app: str, port: int, workers: int, log_level: str = "warning") -> list[str]:
-    """Every benchmark serves its app the same way: the receiver's own gunicorn configuration."""
+def gunicorn_command(
+    app: str, port: int, workers: int, log_level: str = "warning", extra: Sequence[str] = ()
+) -> list[str]:
+    """Every benchmark serves its app the same way: the receiver's own gunicorn configuration
+    (`extra` flags override it, e.g. `--worker-class sync` to measure the old shape)."""
     return [
         sys.executable,
         "-m",
@@ -96,6 +99,7 @@ def gunicorn_command(app: str, port: int, workers: int, log_level: str = "warnin
         f"127.0.0.1:{port}",
         "--log-level",
         log_level,
+        *extra,
         app,
     ]
 
@@ -121,14 +125,30 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 @dataclass
 class WrkResult:
+    """One wrk run. `ok` counts 2xx answers (the only throughput), `sent - answered` requests
+    were in flight when wrk stopped, `socket_errors` sums connect/read/write/timeout errors."""
+
     requests: int
     seconds: float
     non_2xx: int
     latency_ms: dict[str, float] = field(default_factory=dict)
+    ok: int = 0
+    sent: int = 0
+    answered: int = 0
+    socket_errors: int = 0
 
     @property
     def per_second(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+        """2xx answers per second: a refusal or an error is not throughput."""
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + self.socket_errors
+
+    @property
+    def in_flight(self) -> int:
+        return max(0, self.sent - self.answered)
 
 
 def wrk_available() -> bool:
@@ -183,7 +203,22 @@ def parse_wrk(output: str) -> WrkResult:
     seconds = float(m.group(2)) * {"ms": 0.001, "s": 1.0, "m": 60.0}[m.group(3)]
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     latency = {f"p{p}": _ms(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", output, re.M)}
-    return WrkResult(int(m.group(1)), seconds, int(non_2xx.group(1)) if non_2xx else 0, latency)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    counts = re.search(r"BENCH sent=(\d+) answered=(\d+) ok2xx=(\d+)", output)
+    if counts is None:
+        raise ValueError(f"wrk output lacks the script's counts (old webhook_wrk.lua?):\n{output}")
+    return WrkResult(
+        int(m.group(1)),
+        seconds,
+        int(non_2xx.group(1)) if non_2xx else 0,
+        latency,
+        ok=int(counts.group(3)),
+        sent=int(counts.group(1)),
+        answered=int(counts.group(2)),
+        socket_errors=sum(int(g) for g in errors.groups()) if errors else 0,
+    )
 
 
 # -- Python client (records which deliveries were acknowledged) ------------------------------
@@ -192,6 +227,7 @@ def parse_wrk(output: str) -> WrkResult:
 @dataclass
 class ClientLog:
     acknowledged: set[int] = field(default_factory=set)
+    ack_times: list[float] = field(default_factory=list)  # time.monotonic() of each 2xx
     refused: dict[int, int] = field(default_factory=dict)
     connection_errors: int = 0
     attempts: int = 0
@@ -245,6 +281,7 @@ def deliver_all(
                 if 200 <= status < 300:
                     with log.lock:
                         log.acknowledged.add(d.event_id)
+                        log.ack_times.append(time.monotonic())
                     break
                 with log.lock:
                     log.refused[status] = log.refused.get(status, 0) + 1

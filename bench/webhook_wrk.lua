@@ -13,7 +13,7 @@ end
 
 function init(args)
   local dir = args[1]
-  requests, sent, done = {}, 0, 0
+  requests, sent, answered, ok = {}, 0, 0, 0
   for line in io.lines(dir .. "/thread-" .. id .. ".txt") do
     local path, sig, ts, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
     local headers = {
@@ -33,3 +33,26 @@ function request()
   return requests[(sent - 1) % total + 1]
 end
 
+
+-- Every answer is counted by status class: a refusal is not throughput. `sent` - answered is
+-- what was still in flight when wrk stopped (the server may have committed those).
+function response(status, headers, body)
+  answered = answered + 1
+  if status >= 200 and status < 300 then
+    ok = (ok or 0) + 1
+  end
+end
+
+function done_summary()
+  local sent_all, done_all, ok_all = 0, 0, 0
+  for _, t in ipairs(threads) do
+    sent_all = sent_all + (t:get("sent") or 0)
+    done_all = done_all + (t:get("answered") or 0)
+    ok_all = ok_all + (t:get("ok") or 0)
+  end
+  io.write(string.format("BENCH sent=%d answered=%d ok2xx=%d\n", sent_all, done_all, ok_all))
+end
+
+function done(summary, latency, requests)
+  done_summary()
+end
