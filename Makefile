@@ -8,7 +8,7 @@ export RUNTIME__DLTHUB_TELEMETRY ?= false
 # The demo and `make dev` talk to the local sandbox on 127.0.0.1: host policy must allow it.
 export ALLOW_LOCAL_PROVIDER_HOSTS ?= true
 
-.PHONY: setup peers demo test dev bench lint format clean
+.PHONY: setup peers demo test dev bench bench-tools lint format clean
 
 setup: $(VENV)/.installed
 
@@ -43,7 +43,17 @@ test: setup peers
 dev: setup
 	bash scripts/dev.sh
 
-bench: setup
+# wrk drives the webhook throughput benchmark: installed with apt-get when running as root,
+# otherwise a clear failure (the benchmark itself also fails without it, never skips quietly).
+bench-tools:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && apt-get install -y -qq wrk; \
+	  else \
+	    echo "make bench needs wrk: install it (apt-get install wrk, brew install wrk)" >&2; exit 1; \
+	  fi; }
+
+bench: setup bench-tools
 	$(BIN)/python -m bench.hubspot_full_sync
 	$(BIN)/python -m bench.hubspot_incremental
 	$(BIN)/python -m bench.hubspot_faults

@@ -1,0 +1,36 @@
+"""The webhook benchmark cannot pass by accident (issue 9 item 18): no wrk is a failure, a
+refusal is not throughput, and wrk's own error counts reach the verdict."""
+
+from __future__ import annotations
+
+from bench import webhook_throughput
+from bench.webhook_load import parse_wrk
+
+WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:1234
+  2 threads and 32 connections
+  Latency Distribution
+     50%    7.88ms
+     75%   12.79ms
+     90%   17.59ms
+     99%   34.62ms
+  26142 requests in 10.00s, 4.1MB read
+  Socket errors: connect 0, read 3, write 0, timeout 2
+  Non-2xx or 3xx responses: 142
+Requests/sec:   2614.20
+BENCH sent=26174 answered=26142 ok2xx=26000
+"""
+
+
+def test_without_wrk_the_benchmark_fails_loudly(monkeypatch, capsys):
+    monkeypatch.setattr(webhook_throughput, "wrk_available", lambda: False)
+    assert webhook_throughput.main(["--skip-crash", "--skip-slow"]) == 2
+    assert "wrk is not installed" in capsys.readouterr().err
+
+
+def test_only_2xx_answers_are_throughput_and_errors_are_counted():
+    result = parse_wrk(WRK_OUTPUT)
+    assert result.ok == 26_000
+    assert result.per_second == 2_600.0  # not 26,142 requests / 10 s
+    assert result.errors == 142 + 5
+    assert result.in_flight == 32
+    assert result.latency_ms["p99"] == 34.62
