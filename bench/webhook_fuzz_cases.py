@@ -11,7 +11,8 @@ Five kinds of recipe, each with its own expectation:
   content type or method). Accepted only if the oracle still finds it genuine.
 - `signed_malformed`: correctly signed, but the body is not JSON, or not the shape the docs
   require, or a required header is missing: exactly 400, nothing stored.
-- `signed_arbitrary`: correctly signed arbitrary JSON-ish bodies (deep, huge, odd escapes):
+- `signed_arbitrary`: correctly signed arbitrary JSON-ish bodies (deep, deep inside a
+  two-event batch, huge, odd escapes):
   202, 400, or 413 exactly when over the size limit; never 5xx.
 - `genuine`: what each provider really sends: must be accepted (the control that keeps the
   oracle honest).
@@ -252,6 +253,10 @@ arbitrary_bodies = st.one_of(
         st.just('[{"eventId":1,"subscriptionType":"x","n":'),
         st.just(True),
     ),
+    # A two-event batch (each event re-encoded on its own) with a value nested `depth` deep,
+    # often right around the interpreter's recursion limit, where parsing still fit the stack
+    # and re-encoding did not (a 500, issue 9 item 9).
+    st.tuples(st.just("deep_batch"), st.one_of(st.integers(1, 3_000), st.integers(900, 1_000))),
     st.tuples(st.just("huge"), st.integers(MAX_BODY - 2_000, MAX_BODY + 50_000)),
     st.tuples(st.just("bom"), json_like),
     st.tuples(st.just("events"), st.lists(st.tuples(ids, texts, texts), min_size=1, max_size=5)),
@@ -392,6 +397,11 @@ def make_body(recipe: Recipe) -> bytes:
         closer = {"[": "]", '{"a":': "}"}.get(opener, "}]")
         inner = opener * depth + ("1" + closer * depth if closed else "")
         return inner.encode()
+    if tag == "deep_batch":
+        nested = b"[" * spec[1] + b"1" + b"]" * spec[1]
+        first = b'{"eventId":1,"subscriptionType":"contact.creation","objectId":1,"n":'
+        second = b'{"eventId":2,"subscriptionType":"contact.creation","objectId":2}'
+        return b"[" + first + nested + b"}," + second + b"]"
     if tag == "huge":
         size = spec[1]
         item = b'"' + b"x" * 1000 + b'",'
