@@ -1,4 +1,4 @@
-"""HubSpot CRM API client: list, search with 10k-window restarts, properties, associations, batch
+"""HubSpot CRM API client: list, search by keyset on hs_object_id, properties, associations, batch
 writes. It speaks HubSpot's paths and error bodies and nothing else; it never touches the
 warehouse and never stores credentials (it asks an `AccessTokenProvider` for a bearer token).
 """
