@@ -186,11 +186,14 @@ class ApiClient:
         data: Mapping[str, str] | None = None,
         budget: RateBudget | None = None,
         on_auth_failure: Callable[[httpx.Response], bool] | None = None,
+        decode: Callable[[bytes], Any] = orjson.loads,
     ) -> Any:
         """Send one logical request and return the decoded JSON body (None for 204).
 
         `on_auth_failure` is called on a 401; if it returns True (credentials were refreshed)
-        the request is retried once with fresh headers.
+        the request is retried once with fresh headers. `decode` turns a 2xx body into the
+        result (e.g. straight into Arrow); it raises `orjson.JSONDecodeError` for a body that
+        is not JSON, which is refetched like a truncated page.
         """
         content = orjson.dumps(json) if json is not None else None
         attempt = 0
@@ -252,7 +255,7 @@ class ApiClient:
             if status == 204 or not response.content:
                 return None
             try:
-                return orjson.loads(response.content)
+                return decode(response.content)
             except orjson.JSONDecodeError as exc:
                 if attempt >= self._retry.max_attempts:
                     raise self._error(

@@ -7,10 +7,15 @@ layer's job), while id, timestamps and the archived flag get real types here.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
 
 from sources.hubspot.entities import AssociationSpec
 
@@ -129,3 +134,188 @@ def association_table(rows: list[dict[str, str]], spec: AssociationSpec) -> pa.T
         ],
         schema=association_schema(spec),
     )
+
+
+# -- list pages decoded straight into Arrow (the full-sync fast path) ----------------------------
+#
+# A full sync is bounded by one Python process: the GIL. pyarrow's JSON reader parses a raw page
+# in C++ with the GIL released, so the thread fetching pages hands the next request out while
+# the previous page is still being parsed, and the records never become Python objects at all:
+# the columns, the association pairs and the modification times are built with Arrow compute.
+
+_ASSOCIATION_ITEM = pa.struct([("id", pa.string()), ("type", pa.string())])
+_PAGING = pa.struct([("next", pa.struct([("after", pa.string())]))])
+_MIN_BLOCK = 1 << 16
+
+
+def list_record_type(
+    property_names: Sequence[str], association_types: Sequence[str]
+) -> pa.StructType:
+    """The shape of one list-endpoint record, restricted to what the sync keeps."""
+    fields = [
+        ("id", pa.string()),
+        ("createdAt", pa.string()),
+        ("updatedAt", pa.string()),
+        ("archived", pa.bool_()),
+        ("archivedAt", pa.string()),
+    ]
+    if property_names:
+        fields.append(("properties", pa.struct([(n, pa.string()) for n in property_names])))
+    if association_types:
+        block = pa.struct([("results", pa.list_(_ASSOCIATION_ITEM))])
+        fields.append(("associations", pa.struct([(t, block) for t in association_types])))
+    return pa.struct(fields)
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One list page: its records as an Arrow struct array, and the cursor of the next page."""
+
+    records: pa.StructArray
+    after: str | None
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def _child(array: pa.StructArray, name: str) -> pa.Array:
+    """A struct field with the parent's nulls applied (`.field()` ignores them)."""
+    return array.flatten()[array.type.get_field_index(name)]
+
+
+class ListPageDecoder:
+    """Raw list-page bytes -> `ListPage`, parsed by pyarrow's JSON reader (GIL released).
+
+    A page the reader cannot type (a number where HubSpot promises a string, say) is decoded
+    with orjson and coerced like `records_to_table` does, so both roads give the same rows.
+    A body that is not JSON raises `orjson.JSONDecodeError` (the HTTP client refetches it);
+    a body without a results list gives None (the caller's malformed-page error).
+    """
+
+    def __init__(self, property_names: Sequence[str], association_types: Sequence[str]) -> None:
+        self.property_names = list(property_names)
+        self.association_types = list(association_types)
+        self.record_type = list_record_type(self.property_names, self.association_types)
+        schema = pa.schema([("results", pa.list_(self.record_type)), ("paging", _PAGING)])
+        self._parse = pj.ParseOptions(
+            explicit_schema=schema, unexpected_field_behavior="ignore", newlines_in_values=True
+        )
+
+    def __call__(self, content: bytes) -> ListPage | None:
+        try:
+            table = pj.read_json(
+                io.BytesIO(content),
+                read_options=pj.ReadOptions(
+                    use_threads=False, block_size=max(len(content) + 1, _MIN_BLOCK)
+                ),
+                parse_options=self._parse,
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            table = None
+        if table is None or table.num_rows != 1:
+            return self.from_body(orjson.loads(content))
+        results = table.column("results").combine_chunks()
+        if results.null_count:
+            return self.from_body(orjson.loads(content))
+        records = results.flatten()
+        if records.null_count or records.field("id").null_count:
+            return self.from_body(orjson.loads(content))
+        after = pc.struct_field(table.column("paging"), ["next", "after"])[0].as_py()
+        return ListPage(records, after or None)
+
+    def from_body(self, body: Any) -> ListPage | None:
+        """A page already decoded to Python (or one the Arrow reader refused)."""
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            return None
+        records = [self._coerce(r) for r in body["results"]]
+        after = ((body.get("paging") or {}).get("next") or {}).get("after")
+        return ListPage(pa.array(records, self.record_type), str(after) if after else None)
+
+    def _coerce(self, record: dict[str, Any]) -> dict[str, Any]:
+        out = {k: record.get(k) for k in ("createdAt", "updatedAt", "archivedAt")}
+        out["id"] = str(record["id"])
+        out["archived"] = bool(record.get("archived"))
+        props = record.get("properties") or {}
+        out["properties"] = {k: None if v is None else str(v) for k, v in props.items()}
+        blocks = record.get("associations") or {}
+        out["associations"] = {
+            t: {
+                "results": [
+                    {"id": str(i["id"]), "type": None if i.get("type") is None else str(i["type"])}
+                    for i in (blocks.get(t) or {}).get("results") or []
+                ]
+            }
+            for t in self.association_types
+        }
+        return out
+
+
+def list_pages_table(
+    pages: Sequence[pa.StructArray], property_names: Sequence[str], *, extracted_at_ms: int
+) -> pa.Table:
+    """The entity table of decoded list pages: same columns and types as `records_to_table`."""
+    records = pa.concat_arrays(list(pages))
+    columns: dict[str, pa.Array] = {
+        "id": records.field("id"),
+        "created_at": records.field("createdAt").cast(TIMESTAMP),
+        "updated_at": records.field("updatedAt").cast(TIMESTAMP),
+        "archived": pc.fill_null(records.field("archived"), False),
+        "archived_at": records.field("archivedAt").cast(TIMESTAMP),
+    }
+    if property_names:
+        props = records.field("properties")
+        for name, child in zip(property_names, props.flatten(), strict=True):
+            columns[property_column(name)] = child
+    columns["_extracted_at"] = pa.repeat(pa.scalar(extracted_at_ms * 1000, TIMESTAMP), len(records))
+    return _entity_table(columns)
+
+
+def list_association_table(pages: Sequence[pa.StructArray], spec: AssociationSpec) -> pa.Table:
+    """Inline association pairs of decoded pages, as `inline_association_rows` makes them: one
+    row per (record, target), with every non-empty type name it carries, sorted, `;`-joined."""
+    records = pa.concat_arrays(list(pages))
+    lists = _child(_child(_child(records, "associations"), spec.to_object_type), "results")
+    items = lists.flatten()
+    pairs = pa.table(
+        {
+            "f": records.field("id").take(pc.list_parent_indices(lists)),
+            "t": items.field("id"),
+            "y": pc.if_else(pc.equal(items.field("type"), ""), None, items.field("type")),
+        }
+    ).filter(pc.is_valid(items.field("id")))
+    grouped = (
+        pairs.sort_by([("f", "ascending"), ("t", "ascending"), ("y", "ascending")])
+        .group_by(["f", "t"], use_threads=False)
+        .aggregate([("y", "distinct")])
+    )
+    return pa.Table.from_arrays(
+        [grouped["f"], grouped["t"], pc.binary_join(grouped["y_distinct"], ";")],
+        schema=association_schema(spec),
+    )
+
+
+def linkless_ids(page: pa.StructArray, spec: AssociationSpec) -> list[str]:
+    """Ids of the page's records that carry no link of this kind."""
+    lists = _child(_child(_child(page, "associations"), spec.to_object_type), "results")
+    empty = pc.fill_null(pc.equal(pc.list_value_length(lists), 0), True)
+    return page.field("id").filter(empty).to_pylist()
+
+
+def lastmod_ms_array(page: pa.StructArray, prop: str) -> pa.Array:
+    """Each record's modification time in epoch ms, exactly as `client.lastmod_ms` computes it
+    (the property, else `updatedAt`; the same float arithmetic, so bookmarks compare equal)."""
+    updated = page.field("updatedAt")
+    value = updated
+    if "properties" in [f.name for f in page.type] and prop in [
+        f.name for f in page.type.field("properties").type
+    ]:
+        own = _child(_child(page, "properties"), prop)
+        value = pc.coalesce(pc.if_else(pc.equal(own, ""), None, own), updated)
+    try:
+        micros = value.cast(TIMESTAMP).cast(pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        from sources.hubspot.client import iso_ms
+
+        return pa.array([iso_ms(v) for v in value.to_pylist()], pa.int64())
+    seconds = pc.divide(micros.cast(pa.float64()), 1_000_000.0)
+    return pc.fill_null(pc.trunc(pc.multiply(seconds, 1000.0)).cast(pa.int64()), 0)

@@ -22,6 +22,7 @@ from core.errors import (
     RateLimitError,
 )
 from sources.common.http import ApiClient, RateBudget, RetryPolicy
+from sources.hubspot.arrow import ListPageDecoder
 from sources.hubspot.entities import HubSpotEntity
 
 if TYPE_CHECKING:
@@ -202,11 +203,14 @@ class HubSpotClient:
         *,
         archived: bool = False,
         page_size: int = LIST_PAGE_SIZE,
-    ) -> Iterator[list[dict[str, Any]]]:
+        decoder: ListPageDecoder | None = None,
+    ) -> Iterator[Any]:
         """Walk the list endpoint by opaque `after` cursor; every record carries all properties.
 
         Property names that would push the URL over the limit are read with one batch/read POST
-        per page (its body has no length limit), then merged in by id.
+        per page (its body has no length limit), then merged in by id. Pages are lists of
+        records, or, with a `decoder`, `ListPage`s decoded from the raw bytes into Arrow (in
+        C++, GIL released) and retried like any page that is not JSON.
         """
         path = f"/crm/v3/objects/{entity.object_type}"
         params: dict[str, str] = {"limit": str(page_size), "archived": str(archived).lower()}
@@ -219,12 +223,22 @@ class HubSpotClient:
             query = {**params, "properties": ",".join(first)}
             if after:
                 query["after"] = after
+            if decoder is not None and not rest_names:
+                page = self._call("GET", path, kind="list", params=query, decode=decoder)
+                if page is None:
+                    self._results(None, f"{entity.name} list")
+                if len(page):
+                    yield page
+                after = page.after
+                if not after:
+                    return
+                continue
             body = self._call("GET", path, kind="list", params=query)
             records = self._results(body, f"{entity.name} list")
             if rest_names and records:
                 self._merge_properties(entity, records, rest_names, archived=archived)
             if records:
-                yield records
+                yield records if decoder is None else decoder.from_body(body)
             after = (((body.get("paging") or {}).get("next")) or {}).get("after")
             if not after:
                 return

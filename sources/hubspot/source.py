@@ -22,8 +22,14 @@ from core.errors import ValidationError
 from sources.common.cursors import CursorState, filters_key
 from sources.common.prefetch import prefetch
 from sources.hubspot.arrow import (
+    ListPage,
+    ListPageDecoder,
+    association_schema,
     association_table,
-    inline_association_rows,
+    lastmod_ms_array,
+    linkless_ids,
+    list_association_table,
+    list_pages_table,
     records_to_table,
     v4_association_rows,
 )
@@ -77,13 +83,15 @@ def unlinked_ids(parent_ids: Sequence[str], rows: list[dict[str, str]], spec: As
 def tombstone_table(parent_ids: Sequence[str], spec: AssociationSpec) -> pa.Table:
     """One row per parent with no links: deletes every row of that parent, inserts nothing."""
     n = len(parent_ids)
-    return pa.table(
-        {
-            spec.from_column: pa.array(list(parent_ids), pa.string()),
-            spec.to_column: pa.array([""] * n, pa.string()),
-            "association_type": pa.array([None] * n, pa.string()),
-            REMOVED_COLUMN: pa.array([True] * n, pa.bool_()),
-        }
+    schema = association_schema(spec).append(pa.field(REMOVED_COLUMN, pa.bool_()))
+    return pa.Table.from_arrays(
+        [
+            pa.array(list(parent_ids), pa.string()),
+            pa.array([""] * n, pa.string()),
+            pa.array([None] * n, pa.string()),
+            pa.array([True] * n, pa.bool_()),
+        ],
+        schema=schema,  # keys NOT NULL, as the hints say
     )
 
 
@@ -107,10 +115,21 @@ class _ArrowBatcher:
         }
         self.assoc_counts: dict[str, int] = {}
         self.unlinked: dict[str, list[str]] = {a.table: [] for a in entity.associations}
+        self.pages: list[pa.StructArray] = []  # decoded list pages, converted when flushed
+        self.page_rows = 0
 
     def add(self, records: list[dict[str, Any]]) -> Iterator[Any]:
         self.records.extend(records)
         if len(self.records) >= self.batch_rows:
+            yield from self.flush()
+
+    def add_page(self, page: ListPage) -> Iterator[Any]:
+        """A decoded list page: records and inline associations stay Arrow until flushed."""
+        self.pages.append(page.records)
+        self.page_rows += len(page)
+        for spec in self.entity.associations:
+            self.unlinked[spec.table].extend(linkless_ids(page.records, spec))
+        if self.page_rows >= self.batch_rows:
             yield from self.flush()
 
     def add_associations(
@@ -122,6 +141,21 @@ class _ArrowBatcher:
         self.unlinked[spec.table].extend(unlinked_ids(parent_ids, rows, spec))
 
     def flush(self) -> Iterator[Any]:
+        if self.pages:
+            table = list_pages_table(
+                self.pages, self.property_names, extracted_at_ms=self.started_ms
+            )
+            yield dlt.mark.with_hints(table, entity_hints(self.entity), create_table_variant=True)
+            for spec in self.entity.associations:
+                links = list_association_table(self.pages, spec)
+                self.assoc_counts[spec.table] = (
+                    self.assoc_counts.get(spec.table, 0) + links.num_rows
+                )
+                if links.num_rows:
+                    yield dlt.mark.with_hints(
+                        links, association_hints(spec), create_table_variant=True
+                    )
+            self.pages, self.page_rows = [], 0
         if self.records:
             table = records_to_table(
                 self.records, self.property_names, extracted_at_ms=self.started_ms
@@ -183,14 +217,14 @@ def _entity_rows(
 
     # 1. live records
     if full and not filters:
-        for page in prefetch(client.iter_list_pages(entity, names)):
-            for spec in entity.associations:
-                batcher.add_associations(
-                    spec, inline_association_rows(page, spec), [r["id"] for r in page]
-                )
+        # Pages are decoded into Arrow on the fetching thread, GIL released (arrow.py).
+        decoder = ListPageDecoder(names, entity.association_types)
+        for page in prefetch(client.iter_list_pages(entity, names, decoder=decoder)):
             report.rows += len(page)
-            note(page, None)
-            yield from batcher.add(page)
+            ids = page.records.field("id").to_pylist()
+            times = lastmod_ms_array(page.records, entity.lastmod_property).to_pylist()
+            seen.update(zip(ids, times, strict=True))
+            yield from batcher.add_page(page)
             if progress:
                 progress(entity.name, report.rows)
     else:

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.hubspot_support import PRIVATE_APP_TOKEN
+
 HINT_CONFLICT = "column hints were different"
 HINT_OVERRIDE = "will overwrite arrow hint"
 
@@ -42,13 +44,24 @@ def dlt_log() -> Iterator[list[str]]:
         logger.setLevel(level)
 
 
+def unlink_all(sandbox, from_type: str, from_id: str, to_type: str) -> None:
+    """Remove every link of one record (its association rows then die through a tombstone)."""
+    path = f"/crm/v4/objects/{from_type}/{from_id}/associations/{to_type}"
+    auth = {"Authorization": f"Bearer {PRIVATE_APP_TOKEN}"}
+    for link in sandbox.http.get(path, headers=auth).raise_for_status().json()["results"]:
+        sandbox.http.delete(f"{path}/{link['toObjectId']}", headers=auth).raise_for_status()
+
+
 def conflicts(messages: list[str]) -> list[str]:
     return [m for m in messages if HINT_CONFLICT in m or HINT_OVERRIDE in m]
 
 
 def test_no_sync_path_yields_arrow_columns_that_disagree_with_the_hints(platform, sandbox, dlt_log):
     sandbox.admin("POST", "archive", json={"object_type": "contacts", "count": 5})
+    unlink_all(sandbox, "contacts", "7", "companies")  # a tombstone row on the full path
     platform.sync(full_refresh=True)  # live and archived list pages
+    unlink_all(sandbox, "contacts", "8", "companies")
+    sandbox.mutate("contacts", ids=["8"])  # ... and on the incremental path
     sandbox.mutate("contacts", 20)
     sandbox.mutate("deals", 20)
     sandbox.admin("POST", "archive", json={"object_type": "deals", "count": 3})
