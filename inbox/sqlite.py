@@ -29,7 +29,7 @@ import weakref
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from core.private_files import private_file
+from core.private_files import private_sqlite
 
 DEFAULT_BUSY_TIMEOUT_MS = 5_000
 CHECKPOINT_INTERVAL_S = 0.5
@@ -124,19 +124,23 @@ class SQLiteBackend:
         return f"sqlite:///{self.path}"
 
     def connect(self) -> _LockingConnection:
-        private_file(self.path)  # 0600 (and its -wal/-shm with it): payloads are private
+        private_sqlite(self.path)  # 0600 (and its -wal/-shm with it): payloads are private
         conn = sqlite3.connect(
             self.path,
             timeout=self.busy_timeout_ms / 1000,
             isolation_level=None,
             factory=_LockingConnection,
         )
-        conn.writer_lock = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self.synchronous}")
-        conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
-        conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
-        conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
+        try:
+            conn.writer_lock = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
+            conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
+        except BaseException:
+            conn.close()  # also the lock file's descriptor: a failed connect must not leak it
+            raise
         self._ensure_checkpointer()
         return conn
 

@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from core.private_files import private_file, sqlite_file_path
+from core.private_files import private_sqlite, sqlite_file_path
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -141,7 +141,7 @@ class ControlDatabase:
         if self.url.startswith("sqlite"):
             path = sqlite_file_path(self.url)
             if path is not None:
-                private_file(path)  # 0600 before SQLite creates it with the umask's mode
+                private_sqlite(path)  # 0600 before SQLite creates it with the umask's mode
             engine = sa.create_engine(self.url, connect_args={"timeout": 30})
             # pysqlite's implicit transactions cannot express BEGIN IMMEDIATE: take control.
             event.listen(engine, "connect", _sqlite_on_connect)

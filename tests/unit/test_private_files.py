@@ -74,3 +74,36 @@ def test_the_demo_local_env_is_private(tmp_path, monkeypatch):
     _record_local_settings(data, lambda _line: None)
     assert mode(data) == 0o700
     assert mode(data / "local.env") == 0o600
+
+
+PROBE = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+print(conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0])
+"""
+
+
+def test_a_new_connection_leaves_the_locks_of_open_ones_alone(tmp_path):
+    """Closing any descriptor of a file drops the process's POSIX locks on it: making the file
+    private must never open a live database, or a second worker thread's connect releases the
+    first one's SQLite locks (another process then checkpoints or resets the WAL under it: "disk
+    I/O error", "file is not a database")."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "inbox.sqlite"
+    inbox = Inbox(f"sqlite:///{path}")
+    inbox.create_schema()
+    backend = inbox._backend
+    first = backend.connect()
+    first.execute("SELECT count(*) FROM webhook_events").fetchone()  # holds its shared lock
+    second = backend.connect()  # what each new worker thread does
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, timeout=30
+        )
+        # Our open connections still hold the database: another process cannot leave WAL mode.
+        assert probe.returncode != 0 or probe.stdout.strip() == "wal", probe.stdout
+    finally:
+        second.close()
+        first.close()
