@@ -33,7 +33,7 @@ webhooks.add_command(deadletters)
     "--threads",
     type=click.IntRange(1, 256),
     default=None,
-    help="Threads per worker [default: WEBHOOK_THREADS, 32].",
+    help="Threads per worker [default: WEBHOOK_THREADS, 64].",
 )
 @click.option(
     "--worker-class",

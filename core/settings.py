@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     # Serving (`platform webhooks serve`): threads per gunicorn worker (gthread workers, so a
     # slow client holds one thread, not a whole worker), and the seconds a request body may take
     # to arrive before the receiver answers 408 (a slow client holds its thread at most that).
-    WEBHOOK_THREADS: int = Field(default=32, ge=1, le=256)
+    WEBHOOK_THREADS: int = Field(default=64, ge=1, le=256)
     WEBHOOK_BODY_READ_TIMEOUT_S: float = Field(default=10.0, gt=0)
     # Per-integration token bucket for deliveries: sustained rate and burst.
     WEBHOOK_RATE_LIMIT_PER_SECOND: float = 200.0

@@ -1,6 +1,6 @@
 """Gunicorn settings for the receiver (`gunicorn -c python:webhook_receiver.gunicorn_config`).
 
-Threaded (gthread) workers, WEBHOOK_THREADS threads each (32): a client that sends its body
+Threaded (gthread) workers, WEBHOOK_THREADS threads each (64): a client that sends its body
 slowly holds one thread, not a whole worker (with sync workers two slow clients took a
 two-worker receiver down: /health waited 32 s and gunicorn killed both workers), and the body
 read is bounded by WEBHOOK_BODY_READ_TIMEOUT_S (408 after it; see read_deadline.py). Threads of

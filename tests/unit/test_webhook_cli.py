@@ -59,4 +59,4 @@ def test_serve_defaults_to_threaded_workers(monkeypatch, data_dir):
     assert CliRunner().invoke(main, ["webhooks", "serve"]).exit_code == 0
     (argv,) = calls
     assert argv[argv.index("--worker-class") + 1] == "gthread"
-    assert argv[argv.index("--threads") + 1] == "32"
+    assert argv[argv.index("--threads") + 1] == "64"
