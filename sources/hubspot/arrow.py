@@ -179,7 +179,10 @@ class ListPage:
 
 
 def _child(array: pa.StructArray, name: str) -> pa.Array:
-    """A struct field with the parent's nulls applied (`.field()` ignores them)."""
+    """A struct field with the parent's nulls applied (`.field()` alone ignores them); only
+    a parent that has nulls pays for flattening all its fields."""
+    if not array.null_count:
+        return array.field(name)
     return array.flatten()[array.type.get_field_index(name)]
 
 
@@ -306,9 +309,8 @@ def lastmod_ms_array(page: pa.StructArray, prop: str) -> pa.Array:
     (the property, else `updatedAt`; the same float arithmetic, so bookmarks compare equal)."""
     updated = page.field("updatedAt")
     value = updated
-    if "properties" in [f.name for f in page.type] and prop in [
-        f.name for f in page.type.field("properties").type
-    ]:
+    props_index = page.type.get_field_index("properties")
+    if props_index >= 0 and page.type.field(props_index).type.get_field_index(prop) >= 0:
         own = _child(_child(page, "properties"), prop)
         value = pc.coalesce(pc.if_else(pc.equal(own, ""), None, own), updated)
     try:
