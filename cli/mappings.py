@@ -1,7 +1,8 @@
 """`platform mappings ...`: validate mapping files and preview a mapping against the warehouse.
 
 Thin over the public API (`load_mapping`, `MappingEngine.preview`); prints and exits only.
-`validate` prints `file:line: field: message` per broken file and exits 1 if any is broken.
+`validate` prints `file:line: field: message` per broken file (`--all`: one line per problem)
+and exits 1 if any is broken; `preview` prints the same line for a bad file, never a traceback.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ def _files(paths: tuple[str, ...]) -> list[Path]:
 
 @mappings.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path())
-def validate(paths: tuple[str, ...]) -> None:
+@click.option(
+    "--all", "show_all", is_flag=True, help="Print every problem of a file, one per line."
+)
+def validate(paths: tuple[str, ...], show_all: bool) -> None:
     """Check mapping files (default: every *.yaml in MAPPINGS_DIR)."""
     from mappings.errors import MappingFileError
     from mappings.spec import load_mapping
@@ -45,7 +49,8 @@ def validate(paths: tuple[str, ...]) -> None:
             spec = load_mapping(path)
         except MappingFileError as exc:
             broken += 1
-            click.echo(str(exc))
+            for problem in exc.problems if show_all else [exc]:
+                click.echo(str(problem))
             continue
         click.echo(
             f"ok {path}: {spec.name} -> {spec.target} "
@@ -87,8 +92,8 @@ def preview(mapping: str, integration_id: str, limit: int, as_json: bool) -> Non
     from mappings.engine import MappingEngine
 
     settings = get_settings()
-    spec = _resolve(mapping)
-    try:
+    try:  # a bad file or a template past a limit prints file:line: field: message
+        spec = _resolve(mapping)
         result = MappingEngine(Warehouse.from_settings(settings), settings).preview(
             spec, integration_id=integration_id, limit=limit
         )

@@ -35,9 +35,11 @@ from mappings.spec import (
     field_order,
     rule_literal,
     rule_reason,
+    template_limit_error,
 )
 from mappings.sqlconvert import convert
 from mappings.sqlgen import Dialect, quote, string_literal
+from mappings.templates import TemplateLimitError
 from mappings.types import FAILED, DataType, can_convert, category_of, json_text, needs_python
 from mappings.types import convert as convert_value
 
@@ -480,7 +482,10 @@ class _Compiler:
         for var in template.variables:
             lineage.update(self.lineage.get(var, []))
         if not inputs:
-            rendered = template.render({})
+            try:
+                rendered = template.render({})
+            except TemplateLimitError as exc:
+                raise template_limit_error(self.spec, (*where, "template"), exc) from None
             if rendered is FAILED:
                 raise self.error((*where, "template"), "the template fails to render")
             return frame.col(d.literal(rendered, "string"), category="string"), "string", None
@@ -495,7 +500,10 @@ class _Compiler:
                         json_text(v) if i in json_inputs and v is not None else v
                         for i, v in enumerate(row)
                     ]
-                result = template.render(dict(zip(names, row, strict=True)))
+                try:
+                    result = template.render(dict(zip(names, row, strict=True)))
+                except TemplateLimitError as exc:
+                    raise template_limit_error(self.spec, (*where, "template"), exc) from None
                 failed.append(result is FAILED)
                 out.append(None if result is FAILED else result)
             return out, failed

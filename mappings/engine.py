@@ -22,7 +22,7 @@ from core.errors import TransformationError, ValidationError
 from core.settings import Settings, get_settings
 from destinations.warehouse import Warehouse, dataset_name
 from mappings.compiler import CompiledMapping, compile_mapping
-from mappings.errors import InvariantViolation, MappingCompileError
+from mappings.errors import InvariantViolation, MappingCompileError, MappingFileError
 from mappings.functions import FunctionContext
 from mappings.session import WarehouseSession, category_of_sql_type
 from mappings.spec import MappingSpec
@@ -328,6 +328,8 @@ class MappingEngine:
         clock = time.perf_counter()
         try:
             values, failed = node.evaluate(inputs) if inputs else ([], [])
+        except MappingFileError:
+            raise  # a template past a resource limit: file:line: field: message, as it is
         except Exception as exc:
             raise TransformationError(
                 f"mapping {compiled.spec.name}: {node.label} raised {type(exc).__name__}: {exc}",

@@ -16,13 +16,23 @@ from core.errors import TransformationError, ValidationError
 class MappingFileError(ValidationError):
     """A mapping file is invalid: names the file, the line and the field (dotted path)."""
 
-    def __init__(self, file: str | Path, line: int | None, field: str, message: str) -> None:
+    def __init__(
+        self,
+        file: str | Path,
+        line: int | None,
+        field: str,
+        message: str,
+        problems: list[MappingFileError] | None = None,
+    ) -> None:
         self.file = str(file)
         self.line = line
         self.field = field
         self.detail = message
         where = f"{self.file}:{line}" if line else self.file
         super().__init__(f"{where}: {field or '<root>'}: {message}", provider=None)
+        # every problem found in the file, each its own file:line: field: message (the
+        # message above names the first and counts the others)
+        self.problems: list[MappingFileError] = problems or [self]
 
     def __str__(self) -> str:  # the CLI prints exactly file:line: field: message
         return self.message

@@ -17,6 +17,10 @@ It is parsed, type-checked and then compiled to SQL (`to_sql`) or evaluated in P
 
 Functions: lower, upper, trim, length, coalesce, and null-on-failure conversions integer,
 decimal, float, boolean, date, datetime (same rules as field types).
+
+Limits: an expression nests at most `MAX_DEPTH` levels (parentheses, `not`, function calls) and
+holds at most `MAX_LENGTH` characters; beyond, parsing stops with an `ExpressionError` instead of
+a `RecursionError` deep in the parser or type checker.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false"}
+MAX_DEPTH = 64
+MAX_LENGTH = 20_000
 COMPARISONS = {
     "=": "=",
     "==": "=",
@@ -151,8 +157,16 @@ class Not(Node):
 
 class _Parser:
     def __init__(self, source: str) -> None:
+        if len(source) > MAX_LENGTH:
+            raise ExpressionError(f"the expression is longer than {MAX_LENGTH:,} characters")
         self.tokens = tokenize(source)
         self.index = 0
+        self.depth = 0
+
+    def nest(self, position: int) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExpressionError(f"the expression nests deeper than {MAX_DEPTH} levels", position)
 
     @property
     def token(self) -> Token:
@@ -185,9 +199,11 @@ class _Parser:
 
     def or_(self) -> Node:
         first = self.token.position
+        self.nest(first)
         items = [self.and_()]
         while self.accept("keyword", "or"):
             items.append(self.and_())
+        self.depth -= 1
         return items[0] if len(items) == 1 else BoolOp("or", items, position=first)
 
     def and_(self) -> Node:
@@ -200,7 +216,10 @@ class _Parser:
     def not_(self) -> Node:
         token = self.accept("keyword", "not")
         if token:
-            return Not(self.not_(), position=token.position)
+            self.nest(token.position)
+            node = Not(self.not_(), position=token.position)
+            self.depth -= 1
+            return node
         return self.comparison()
 
     def comparison(self) -> Node:

@@ -32,7 +32,9 @@ from mappings.spec import (
     field_order,
     rule_literal,
     rule_reason,
+    template_limit_error,
 )
+from mappings.templates import TemplateLimitError
 from mappings.types import FAILED, DataType, can_convert, category_of, convert, json_text
 
 
@@ -172,7 +174,7 @@ class ReferenceInterpreter:
         self.id_column = self.column(spec.source.id)
         self.updated_column = self.column(spec.source.updated_at)
         self.updated_category = self.category(spec.source.updated_at)
-        self.programs = [(name, self._field(spec.fields[name])) for name in self.order]
+        self.programs = [(name, self._field(name, spec.fields[name])) for name in self.order]
         self.reject_fields = [
             (name, f"{name}: {failure_reason(f)}")
             for name, f in spec.fields.items()
@@ -185,9 +187,9 @@ class ReferenceInterpreter:
             if not isinstance(rule, UniqueRule)
         ]
 
-    def _field(self, spec: FieldSpec):
+    def _field(self, name: str, spec: FieldSpec):
         dtype = spec.data_type
-        produce = self._producer(spec, dtype)
+        produce = self._producer(spec, dtype, ("fields", name))
         if spec.on_error != "default":
             return produce
         default = convert(spec.default, category_of(spec.default) or "string", dtype)
@@ -198,12 +200,16 @@ class ReferenceInterpreter:
 
         return with_default
 
-    def _producer(self, producer: ProducerSpec, dtype: DataType):
+    def _producer(self, producer: ProducerSpec, dtype: DataType, where: tuple = ()):
         if producer.when is not None:
             condition = self._condition(producer.when)
             columns = [(n, self.column(n)) for n in condition.names]
-            then = self._producer(producer.then, dtype)
-            otherwise = self._producer(producer.otherwise, dtype) if producer.otherwise else None
+            then = self._producer(producer.then, dtype, (*where, "then"))
+            otherwise = (
+                self._producer(producer.otherwise, dtype, (*where, "else"))
+                if producer.otherwise
+                else None
+            )
 
             def branch(record, finals):
                 values = {n: self._value(record, c) for n, c in columns}
@@ -235,7 +241,10 @@ class ReferenceInterpreter:
                 for name in json_fields:
                     if values[name] is not None:
                         values[name] = json_text(values[name])
-                rendered = template.render(values)
+                try:
+                    rendered = template.render(values)
+                except TemplateLimitError as exc:
+                    raise template_limit_error(self.spec, (*where, "template"), exc) from None
                 return (None, True) if rendered is FAILED else (rendered, False)
 
         steps = []

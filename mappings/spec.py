@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -33,6 +34,8 @@ from mappings.yaml_source import Path as YamlPath
 from mappings.yaml_source import YamlSyntaxError, dotted, load_with_lines, locate
 
 IDENTIFIER = r"^[a-z][a-z0-9_]*$"
+# a template is checked (and trial-rendered) once per source text, not once per validator
+_template = lru_cache(maxsize=512)(FieldTemplate)
 SOURCE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 LINEAGE_KEYS = ("_source_id",)
 # How raw tables of every provider type their top-level columns (properties are text).
@@ -150,7 +153,7 @@ class ProducerSpec(_Strict):
     @classmethod
     def _template_syntax(cls, value: str | None) -> str | None:
         if value is not None:
-            FieldTemplate(value)
+            _template(value)
         return value
 
     @model_validator(mode="after")
@@ -178,7 +181,7 @@ class ProducerSpec(_Strict):
         elif self.then is not None or self.otherwise is not None:
             raise ValueError("then/else belong to a when")
         if self.template is not None:
-            self._template = FieldTemplate(self.template)
+            self._template = _template(self.template)
         return self
 
     @property
@@ -580,6 +583,12 @@ def rule_literal(value: Any, dtype: DataType) -> Any:
 # --- descriptions (shared by engine and reference) ---
 
 
+def template_limit_error(spec: MappingSpec, where: YamlPath, exc: Exception) -> MappingFileError:
+    """A template that crossed a resource limit on some row: the run stops with the file, line
+    and field of the template (never a silent null, never a hung worker)."""
+    return MappingFileError(spec.path, spec.line_of(*where), dotted(where), str(exc))
+
+
 def failure_reason(spec: FieldSpec) -> str:
     steps = []
     stack = [spec]
@@ -623,23 +632,36 @@ def parse_mapping(text: str, path: str | Path = "<memory>") -> MappingSpec:
     try:
         spec = MappingSpec.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        located, line = locate(error["loc"], lines)
-        message = error["msg"].removeprefix("Value error, ")
-        extra = len(exc.errors()) - 1
-        if extra:
-            message += f" (and {extra} more problem{'s' if extra > 1 else ''})"
-        raise MappingFileError(path, line, dotted(located), message) from None
+        found = []
+        for error in exc.errors():
+            located, line = locate(error["loc"], lines)
+            message = error["msg"].removeprefix("Value error, ")
+            found.append(MappingFileError(path, line, dotted(located), message))
+        raise _first_of(path, found) from None
+    except RecursionError:
+        raise MappingFileError(path, None, "", "the file nests too deeply") from None
     problems = _semantics(spec)
     if problems:
-        where, message = problems[0]
-        located, line = locate(where, lines)
-        if len(problems) > 1:
-            message += f" (and {len(problems) - 1} more)"
-        raise MappingFileError(path, line, dotted(where), message)
+        found = []
+        for where, message in problems:
+            located, line = locate(where, lines)
+            found.append(MappingFileError(path, line, dotted(where), message))
+        raise _first_of(path, found, word="")
     spec._path = str(path)
     spec._lines = lines
     return spec
+
+
+def _first_of(
+    path: str | Path, found: list[MappingFileError], word: str = " problem"
+) -> MappingFileError:
+    """The error naming the first problem and counting the rest; `.problems` holds them all."""
+    first = found[0]
+    message = first.detail
+    extra = len(found) - 1
+    if extra:
+        message += f" (and {extra} more{word}{'s' if extra > 1 and word else ''})"
+    return MappingFileError(path, first.line, first.field, message, problems=found)
 
 
 def load_mapping(path: str | Path) -> MappingSpec:

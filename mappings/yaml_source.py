@@ -37,6 +37,8 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
         raise YamlSyntaxError(str(exc.problem or exc), line) from exc
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(str(exc), None) from exc
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise YamlSyntaxError("the YAML nests too deeply", None) from None
     finally:
         loader.dispose()
     lines: dict[Path, int] = {(): node.start_mark.line + 1}
