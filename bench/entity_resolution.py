@@ -1,6 +1,11 @@
 """Entity resolution of N + N contacts from two sources (default 1,000,000 + 1,000,000).
 
-Target (issue 4): a full ER run in at most 60 s and 4 GB peak RSS on this machine.
+Target (issue 4): a full ER run in at most 60 s and 4 GB peak RSS on this machine. The verdict
+line at the end says `met` only when every run stays within both figures AND the output is
+right: each run's crosswalk holds one row per record and the golden table one row per cluster,
+golden ids are unique, the second run changed no id without a recorded merge, and the bridging
+records merged clusters (and with `--components both`, both methods found the same clusters).
+A correctness failure also exits 1.
 
 The data is generated inside DuckDB straight in `crm.contacts` form, as the mapping engine
 would leave it: "hubspot" and "salesforce" rows, ~30% of the Salesforce people also in
@@ -309,6 +314,46 @@ def main() -> None:
         ],
         [[check["same"], check["merged"], check["unexplained"], check["dup_ids"]]],
     )
+    line, correct = verdict(runs, check, changes)
+    print(line)
+    if not correct:
+        raise SystemExit(1)
+
+
+MAX_SECONDS = 60.0
+MAX_RSS_MB = 4096.0
+
+
+def verdict(runs: list[tuple[str, dict]], check: dict, changes: dict) -> tuple[str, bool]:
+    """(the target line, whether the output is correct): `met` needs every figure within its
+    target AND correct output; a fast run that wrote the wrong clusters is never `met`."""
+    problems: list[str] = []
+    wrong: list[str] = []
+    for label, r in runs:
+        if r["seconds"] > MAX_SECONDS:
+            problems.append(f"{label} took {r['seconds']:.1f} s > {MAX_SECONDS:.0f} s")
+        if r["peak_rss_mb"] > MAX_RSS_MB:
+            problems.append(f"{label} peak RSS {r['peak_rss_mb']:.0f} MB > {MAX_RSS_MB:.0f} MB")
+        if r["crosswalk"] != r["records"] or r["golden"] != r["clusters"]:
+            wrong.append(f"{label} wrote unbalanced golden/crosswalk rows")
+        if r["records"] == 0:
+            wrong.append(f"{label} resolved no records")
+    full = [r for label, r in runs if label.startswith("full")]
+    if len({(r["records"], r["clusters"], r["multi"]) for r in full}) > 1:
+        wrong.append("the component methods disagree")
+    if check["unexplained"]:
+        wrong.append(f"{check['unexplained']:,} ids changed without a recorded merge")
+    if check["dup_ids"]:
+        wrong.append(f"{check['dup_ids']:,} duplicate golden ids")
+    if changes["inserted"] and not runs[-1][1]["merged"]:
+        wrong.append("the bridging records merged no clusters")
+    failed = problems + wrong
+    state = "met" if not failed else f"NOT met: {'; '.join(failed)}"
+    line = (
+        f"target (every run <= {MAX_SECONDS:.0f} s and <= {MAX_RSS_MB:.0f} MB peak RSS, "
+        f"correct clusters and stable ids): {state}"
+    )
+    return line, not wrong
 
 
 if __name__ == "__main__":

@@ -10,12 +10,14 @@ full-name template, a when/then/else condition, trims, a datetime, rules, a row 
 Engine: MappingEngine.run end to end (schema read, compile, Python nodes, the SQL query, the
 writes to crm.contacts and its quarantine) over all N rows.
 Row by row: the reference interpreter (mappings/reference.py), which applies the same mapping
-one record at a time in plain Python, on a sample of --sample rows: reading them from DuckDB,
-transforming, writing the result with Arrow. Its output on the sample is compared with the
-engine's. Both run in their own child process, one after the other.
+one record at a time in plain Python, on the same N rows: reading them from DuckDB,
+transforming, writing the result with Arrow. Its output (every row, every quarantined id and
+rule) is compared with the engine's. Both run in their own child process, one after the other.
 
-Target (issue 4): engine >= 20x the row-by-row rows/s. Usage:
-    python -m bench.mapping_throughput [--rows 1000000] [--sample 100000]
+Target (issue 4): engine >= 20x the row-by-row rows/s, both on the same rows, with the invariant
+holding and equal output; the verdict line says `met` only when all of these hold, and the run
+exits 1 when the output differs or the invariant fails. Usage:
+    python -m bench.mapping_throughput [--rows 200000]
 """
 
 from __future__ import annotations
@@ -596,8 +598,8 @@ def engine_run(root: str) -> dict:
     }
 
 
-def row_by_row(root: str, sample: int) -> dict:
-    """The reference interpreter on the first `sample` rows: read, transform, write."""
+def row_by_row(root: str) -> dict:
+    """The reference interpreter on every raw row: read, transform, write; then compare."""
     import duckdb
     import pyarrow as pa
 
@@ -616,9 +618,7 @@ def row_by_row(root: str, sample: int) -> dict:
     started = time.perf_counter()
     conn = duckdb.connect(str(warehouse.duckdb_path))
     conn.execute("SET TimeZone = 'UTC'")
-    cursor = conn.execute(
-        f"SELECT * FROM raw_hubspot_bench.contacts ORDER BY id LIMIT {int(sample)}"
-    )
+    cursor = conn.execute("SELECT * FROM raw_hubspot_bench.contacts ORDER BY id")
     names = [c[0] for c in cursor.description]
     records = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     types = {
@@ -634,22 +634,27 @@ def row_by_row(root: str, sample: int) -> dict:
     conn.execute("CREATE OR REPLACE TABLE crm.contacts_row_by_row AS SELECT * FROM reference_rows")
     seconds = time.perf_counter() - started
 
-    ids = ", ".join(f"'{r['_source_id']}'" for r in result.rows)
     fields = list(spec.fields)
     engine_rows = {
         row[0]: row[1:]
         for row in conn.execute(
-            f"SELECT _source_id, {', '.join(fields)} FROM crm.contacts WHERE _source_id IN ({ids})"
+            f"SELECT _source_id, {', '.join(fields)} FROM crm.contacts "
+            f"WHERE _source_integration = '{INTEGRATION}'"
         ).fetchall()
     }
-    mismatches = sum(
-        1 for r in result.rows if engine_rows.get(r["_source_id"]) != tuple(r[f] for f in fields)
+    reference_rows = {r["_source_id"]: tuple(r[f] for f in fields) for r in result.rows}
+    mismatches = sum(1 for k, v in reference_rows.items() if engine_rows.get(k) != v)
+    mismatches += len(engine_rows.keys() - reference_rows.keys())  # rows only the engine wrote
+    engine_quarantine = sorted(
+        conn.execute(
+            "SELECT _source_id, rule FROM crm.contacts_quarantine "
+            f"WHERE _source_integration = '{INTEGRATION}'"
+        ).fetchall(),
+        key=repr,
     )
-    quarantined = conn.execute(
-        "SELECT count(*) FROM crm.contacts_quarantine WHERE _source_id <= "
-        f"(SELECT max(id) FROM (SELECT id FROM raw_hubspot_bench.contacts ORDER BY id "
-        f"LIMIT {int(sample)}))"
-    ).fetchone()[0]
+    reference_quarantine = sorted(
+        ((q["_source_id"], q["rule"]) for q in result.quarantined), key=repr
+    )
     conn.execute("DROP TABLE crm.contacts_row_by_row")
     conn.close()
     return {
@@ -657,14 +662,13 @@ def row_by_row(root: str, sample: int) -> dict:
         "rows": len(records),
         "rows_out": len(result.rows),
         "mismatches": mismatches,
-        "quarantined_same": quarantined == len(result.quarantined),
+        "quarantined_same": engine_quarantine == reference_quarantine,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--sample", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=200_000, help="raw rows; both runs read all")
     args = parser.parse_args()
     root = temp_root("bench-mapping-")
     settings = fresh_settings(root)
@@ -672,7 +676,7 @@ def main() -> None:
     print(f"generated {args.rows:,} raw contacts in {gen_seconds:.1f}s ({root})")
 
     engine = measure_in_child(engine_run, str(root))
-    baseline = measure_in_child(row_by_row, str(root), min(args.sample, args.rows))
+    baseline = measure_in_child(row_by_row, str(root))
 
     engine_rps = engine["rows_in"] / engine["seconds"]
     base_rps = baseline["rows"] / baseline["seconds"]
@@ -682,7 +686,7 @@ def main() -> None:
         ["variant", "rows", "seconds", "rows/s", "vs row by row", "peak RSS MB"],
         [
             [
-                "row by row (reference, sample)",
+                "row by row (reference)",
                 baseline["rows"],
                 baseline["seconds"],
                 base_rps,
@@ -718,16 +722,37 @@ def main() -> None:
         f"{e['rows_quarantined']:,} + deduplicated {e['rows_deduplicated']:,} + filtered "
         f"{e['rows_filtered']:,} = {balance:,}: {'holds' if e['invariant'] else 'VIOLATED'}"
     )
+    same_rows = baseline["rows"] == e["rows_in"] == args.rows
+    equal = baseline["mismatches"] == 0 and baseline["quarantined_same"]
+    equal = equal and baseline["rows_out"] == e["rows_out"]
     print(
-        f"row by row measured on the first {baseline['rows']:,} rows (read, transform, write); "
-        f"its output equals the engine's on that sample: "
-        f"{'yes' if baseline['mismatches'] == 0 and baseline['quarantined_same'] else 'NO'}"
-        f" ({baseline['mismatches']} row mismatches)"
+        f"both measured on the same {args.rows:,} rows (read, transform, write): "
+        f"{'yes' if same_rows else 'NO'} (engine {e['rows_in']:,}, row by row "
+        f"{baseline['rows']:,}); output equal: {'yes' if equal else 'NO'} "
+        f"({baseline['mismatches']} row mismatches, quarantine "
+        f"{'same' if baseline['quarantined_same'] else 'DIFFERENT'}, rows out engine "
+        f"{e['rows_out']:,} / row by row {baseline['rows_out']:,})"
     )
     print(f"Python UDF share of engine time: {share:.1%}")
-    print(
-        f"target (engine >= 20x row by row): {'met' if ratio >= 20 else 'NOT met'} ({ratio:.1f}x)"
-    )
+    print(verdict(ratio, same_rows=same_rows, equal=equal, invariant=e["invariant"]))
+    if not (equal and e["invariant"] and same_rows):
+        raise SystemExit(1)
+
+
+def verdict(ratio: float, *, same_rows: bool, equal: bool, invariant: bool) -> str:
+    """The target line: `met` needs the ratio AND the same rows, equal output, the invariant."""
+    failed = [
+        name
+        for name, ok in (
+            ("ratio below 20x", ratio >= 20),
+            ("different row counts", same_rows),
+            ("output differs", equal),
+            ("invariant violated", invariant),
+        )
+        if not ok
+    ]
+    state = "met" if not failed else f"NOT met: {', '.join(failed)}"
+    return f"target (engine >= 20x row by row, same rows, equal output): {state} ({ratio:.1f}x)"
 
 
 if __name__ == "__main__":
