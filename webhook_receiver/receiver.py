@@ -56,7 +56,10 @@ class DeliveryReceiver:
         self._inbox = inbox
         self._metrics = metrics
         # Only these request headers are stored with an event (an allow-list: see the module).
-        self._stored_headers = allowed_headers(h for s in SCHEMES.values() for h in s.headers)
+        self._stored_headers = allowed_headers(
+            (h for s in SCHEMES.values() for h in s.headers),
+            (h for p in registry.receiving_webhooks() for h in p.webhooks.stored_headers),
+        )
         self._limiter = KeyedRateLimiter(
             settings.WEBHOOK_RATE_LIMIT_PER_SECOND, settings.WEBHOOK_RATE_LIMIT_BURST
         )

@@ -112,4 +112,13 @@ WEBHOOKS = WebhookSpec(
     parse=parse,
     entity_for=entity_for,
     openapi=OPENAPI,
+    stored_headers=(
+        "x-github-event",
+        "x-github-delivery",
+        "x-github-hook-id",
+        "x-github-hook-installation-target-id",
+        "x-github-hook-installation-target-type",
+        "x-hub-signature",
+        "x-hub-signature-256",
+    ),
 )

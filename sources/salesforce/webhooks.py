@@ -113,4 +113,8 @@ WEBHOOKS = WebhookSpec(
     parse=parse,
     entity_for=entity_for,
     openapi=OPENAPI,
+    stored_headers=(
+        "x-salesforce-signature",
+        "x-salesforce-delivery-id",
+    ),
 )

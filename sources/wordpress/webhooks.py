@@ -97,4 +97,17 @@ WEBHOOKS = WebhookSpec(
     parse=parse,
     entity_for=entity_for,
     openapi=OPENAPI,
+    stored_headers=(
+        "x-wc-webhook-source",
+        "x-wc-webhook-topic",
+        "x-wc-webhook-resource",
+        "x-wc-webhook-event",
+        "x-wc-webhook-signature",
+        "x-wc-webhook-id",
+        "x-wc-webhook-delivery-id",
+        "x-wp-webhook-source",
+        "x-wp-webhook-signature",
+        "x-wordpress-signature",
+        "x-wordpress-delivery-id",
+    ),
 )
