@@ -12,24 +12,10 @@ import time
 
 import pytest
 
-from core.clock import clock
 from inbox import AppendResult, Inbox, InboxUnavailable
-from tests.unit.test_webhook_inbox import T0, event
+from tests.unit.test_webhook_inbox import event
 
 THREADS = 12
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def inbox(request, tmp_path):
-    if request.param == "sqlite":
-        box = Inbox(f"sqlite:///{tmp_path / 'inbox.sqlite'}")
-    else:
-        box = Inbox(request.getfixturevalue("postgres_url"))
-    box.create_schema()
-    clock.freeze(T0.timestamp())
-    yield box
-    clock.reset()
-    box.close()
 
 
 def count_commits(inbox: Inbox, monkeypatch, *, delay_s: float = 0.0) -> list[int]:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from core.clock import clock
 from inbox import AppendResult, InboundEvent, Inbox, InboxUnavailable
+from tests.unit.conftest import T0
 
-T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 SCHEDULE = [30.0, 120.0]
 
 
@@ -32,19 +32,6 @@ def event(delivery_id: str, integration_id: str = "acme", **kw) -> InboundEvent:
     }
     fields.update(kw)
     return InboundEvent(**fields)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def inbox(request, tmp_path):
-    if request.param == "sqlite":
-        box = Inbox(f"sqlite:///{tmp_path / 'inbox.sqlite'}")
-    else:
-        box = Inbox(request.getfixturevalue("postgres_url"))
-    box.create_schema()
-    clock.freeze(T0.timestamp())
-    yield box
-    clock.reset()
-    box.close()
 
 
 def test_append_stores_every_field_and_returns_counts(inbox):

@@ -4,14 +4,12 @@ dispatched under the run key the caller checked."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-import pytest
+from datetime import timedelta
 
 from core.clock import clock
 from inbox import InboundEvent, Inbox, Requeued
+from tests.unit.conftest import T0
 
-T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 SCHEDULE = [30.0, 120.0]
 TIMEOUT = timedelta(seconds=600)
 
@@ -29,19 +27,6 @@ def event(delivery_id: str) -> InboundEvent:
         verification="hubspot-v3",
         received_at=T0,
     )
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def inbox(request, tmp_path):
-    if request.param == "sqlite":
-        box = Inbox(f"sqlite:///{tmp_path / 'inbox.sqlite'}")
-    else:
-        box = Inbox(request.getfixturevalue("postgres_url"))
-    box.create_schema()
-    clock.freeze(T0.timestamp())
-    yield box
-    clock.reset()
-    box.close()
 
 
 def ready_ids(inbox: Inbox, **kw) -> list[int]:
