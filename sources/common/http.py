@@ -119,6 +119,16 @@ class RetryPolicy:
         return random.uniform(0, min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1))))
 
 
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """A response body as a JSON object, or {} (error bodies are read for their fields, and a
+    provider may answer an error with HTML, a bare list or nothing)."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 ErrorHook = Callable[[httpx.Response], IntegrationError | None]
 
 

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-import orjson
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from pydantic import SecretStr
@@ -28,7 +27,7 @@ from core.errors import (
     ProviderError,
     ValidationError,
 )
-from sources.common.http import ApiClient, RetryPolicy
+from sources.common.http import ApiClient, RetryPolicy, json_object
 from sources.common.tokens import TokenSet
 from sources.provider import OAuthEndpoints
 
@@ -174,7 +173,7 @@ class OAuthClient:
     def _rejection(
         self, response: httpx.Response, what: str, secrets: list[str]
     ) -> AuthenticationError:
-        body = _json_object(response)
+        body = json_object(response)
         status = str(body.get("status") or body.get("error") or f"HTTP {response.status_code}")
         message = str(body.get("message") or body.get("error_description") or "")[:300]
         for secret in secrets:  # the provider may echo what we sent; never carry it onward
@@ -228,11 +227,3 @@ class OAuthClient:
                 if body.get(name) is not None
             },
         )
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return {}
-    return body if isinstance(body, dict) else {}

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 import httpx
-import orjson
 
 from core.errors import (
     AuthenticationError,
@@ -21,7 +20,7 @@ from core.errors import (
     ProviderError,
     RateLimitError,
 )
-from sources.common.http import ApiClient, RateBudget, RetryPolicy
+from sources.common.http import ApiClient, RateBudget, RetryPolicy, json_object
 from sources.hubspot.arrow import ListPageDecoder
 from sources.hubspot.entities import HubSpotEntity
 
@@ -54,19 +53,11 @@ def read_rate_headers(headers: httpx.Headers) -> tuple[int | None, float | None]
     )
 
 
-def _error_body(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def error_for(integration_id: str | None) -> Callable[[httpx.Response], IntegrationError]:
     """Turn a HubSpot refusal into our taxonomy, keeping HubSpot's category and message."""
 
     def convert(response: httpx.Response) -> IntegrationError:
-        body = _error_body(response)
+        body = json_object(response)
         status = response.status_code
         category = body.get("category") or body.get("errorType") or ""
         message = body.get("message") or f"HTTP {status}"
