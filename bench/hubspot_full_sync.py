@@ -104,21 +104,16 @@ def _row_digest(record_id: str, archived: bool, values: list[Any]) -> bytes:
 
 def truth_digests(base_url: str) -> tuple[list[str], dict[str, bytes]]:
     """(property names, digest of every live contact) from the sandbox's truth stream."""
+    from sandbox.hubspot.verify import truth_records
+
     names: list[str] = []
     out: dict[str, bytes] = {}
-    with httpx.stream(
-        "GET", f"{base_url}/_sandbox/truth/contacts", params={"archived": "false"}, timeout=300
-    ) as response:
-        response.raise_for_status()
-        for line in response.iter_lines():
-            if not line.strip():
-                continue
-            record = orjson.loads(line)
-            props = record.get("properties") or {}
-            names = names or sorted(props)
-            out[str(record["id"])] = _row_digest(
-                str(record["id"]), bool(record.get("archived")), [props.get(n) for n in names]
-            )
+    for record in truth_records(base_url, "contacts", archived=False):
+        props = record.get("properties") or {}
+        names = names or sorted(props)
+        out[str(record["id"])] = _row_digest(
+            str(record["id"]), bool(record.get("archived")), [props.get(n) for n in names]
+        )
     return names, out
 
 

@@ -180,17 +180,14 @@ class HubSpotSandboxKit:
     # -- reading and changing the sandbox --------------------------------------------------
     def truth(self, base_url: str, entity: str) -> dict[str, str]:
         cursor = _object_type(entity).lastmod_prop
-        out: dict[str, str] = {}
-        with httpx.stream(
-            "GET", f"{base_url}/_sandbox/truth/{entity}", params={"archived": "false"}, timeout=300
-        ) as response:
-            response.raise_for_status()
-            for line in response.iter_lines():
-                if line.strip():
-                    record = orjson.loads(line)
-                    value = (record.get("properties") or {}).get(cursor) or record["updatedAt"]
-                    out[str(record["id"])] = str(value)
-        return out
+        from sandbox.hubspot.verify import truth_records
+
+        return {
+            str(record["id"]): str(
+                (record.get("properties") or {}).get(cursor) or record["updatedAt"]
+            )
+            for record in truth_records(base_url, entity, archived=False)
+        }
 
     def mutate(self, base_url: str, entity: str, count: int) -> list[str]:
         body = _admin(base_url, "POST", "mutate", json={"object_type": entity, "count": count})

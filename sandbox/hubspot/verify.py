@@ -6,6 +6,7 @@ provider", not merely "some rows were loaded". Read-only on both sides.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,22 +43,28 @@ class TruthDiff:
         )
 
 
+def truth_records(base_url: str, object_type: str, *, archived: bool) -> Iterator[dict[str, Any]]:
+    """The sandbox's records of one type, live or archived, streamed from its truth endpoint
+    (one JSON record a line, so millions never sit in memory at once)."""
+    with httpx.stream(
+        "GET",
+        f"{base_url}/_sandbox/truth/{object_type}",
+        params={"archived": "true" if archived else "false"},
+        timeout=300,
+    ) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if line.strip():
+                yield orjson.loads(line)
+
+
 def sandbox_truth(base_url: str, object_type: str) -> dict[str, dict[str, Any]]:
     """Every record the sandbox holds now (live and archived), by id."""
-    out: dict[str, dict[str, Any]] = {}
-    for archived in ("false", "true"):
-        with httpx.stream(
-            "GET",
-            f"{base_url}/_sandbox/truth/{object_type}",
-            params={"archived": archived},
-            timeout=300,
-        ) as response:
-            response.raise_for_status()
-            for line in response.iter_lines():
-                if line.strip():
-                    record = orjson.loads(line)
-                    out[str(record["id"])] = record
-    return out
+    return {
+        str(record["id"]): record
+        for archived in (False, True)
+        for record in truth_records(base_url, object_type, archived=archived)
+    }
 
 
 def warehouse_rows(conn: Any, table: str) -> tuple[dict[str, dict[str, Any]], int]:
