@@ -293,8 +293,9 @@ class WebhookSpec:
     secret_kinds: tuple[str, ...] = ("webhook_secret",)
     fallback_secret_settings: tuple[str, ...] = ()
     apply: ApplyRules | None = None
-    # Request headers kept with a stored event besides the generic ones and those every
-    # verification scheme documents (the inbox keeps an allow-list, never a deny-list).
+    # Request headers kept with a stored event besides the generic ones and the signature
+    # headers its schemes document (added by the receiver): delivery ids, event names, topics.
+    # The inbox keeps an allow-list, never a deny-list.
     stored_headers: tuple[str, ...] = ()
     openapi: Mapping[str, Any] = field(default_factory=dict)
 

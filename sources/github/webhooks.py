@@ -119,6 +119,5 @@ WEBHOOKS = WebhookSpec(
         "x-github-hook-installation-target-id",
         "x-github-hook-installation-target-type",
         "x-hub-signature",
-        "x-hub-signature-256",
     ),
 )

@@ -128,11 +128,5 @@ WEBHOOKS = WebhookSpec(
     fallback_secret_settings=("HUBSPOT_CLIENT_SECRET",),
     apply=APPLY_RULES,
     openapi=OPENAPI,
-    stored_headers=(
-        "x-hubspot-signature",
-        "x-hubspot-signature-version",
-        "x-hubspot-signature-v3",
-        "x-hubspot-request-timestamp",
-        "x-hubspot-timeout-millis",
-    ),
+    stored_headers=("x-hubspot-timeout-millis",),
 )

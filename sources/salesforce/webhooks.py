@@ -113,8 +113,5 @@ WEBHOOKS = WebhookSpec(
     parse=parse,
     entity_for=entity_for,
     openapi=OPENAPI,
-    stored_headers=(
-        "x-salesforce-signature",
-        "x-salesforce-delivery-id",
-    ),
+    stored_headers=("x-salesforce-delivery-id",),
 )

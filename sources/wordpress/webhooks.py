@@ -102,12 +102,9 @@ WEBHOOKS = WebhookSpec(
         "x-wc-webhook-topic",
         "x-wc-webhook-resource",
         "x-wc-webhook-event",
-        "x-wc-webhook-signature",
         "x-wc-webhook-id",
         "x-wc-webhook-delivery-id",
         "x-wp-webhook-source",
-        "x-wp-webhook-signature",
-        "x-wordpress-signature",
         "x-wordpress-delivery-id",
     ),
 )
