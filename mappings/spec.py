@@ -67,6 +67,19 @@ def _check_path(value: str) -> str:
     return value
 
 
+# Personal data: which kind a column holds and how the analyst-facing views show it
+# (`privacy/`, docs/privacy.md): as is, masked, or as a salted SHA-256 hash.
+PiiKind = Literal["email", "phone", "name", "address", "other"]
+PiiPolicy = Literal["keep", "mask", "hash"]
+
+
+class PiiSpec(_Strict):
+    """One entry of a mapping's `pii:` section: `email: {kind: email, policy: mask}`."""
+
+    kind: PiiKind
+    policy: PiiPolicy
+
+
 class SourceSpec(_Strict):
     provider: Annotated[str, Field(pattern=IDENTIFIER)]
     table: Annotated[str, Field(pattern=IDENTIFIER)]
@@ -314,6 +327,7 @@ class MappingSpec(_Strict):
     settings: MappingSettings = Field(default_factory=MappingSettings)
     fields: dict[str, FieldSpec] = Field(min_length=1)
     rules: list[Rule] = Field(default_factory=list)
+    pii: dict[str, PiiSpec] = Field(default_factory=dict)
 
     _path: str = PrivateAttr(default="<memory>")
     _lines: dict[YamlPath, int] = PrivateAttr(default_factory=dict)
@@ -430,6 +444,11 @@ def _semantics(spec: MappingSpec) -> list[tuple[YamlPath, str]]:
             problems.append(((*path, "field"), f"unknown field {rule.field!r}"))
             continue
         _check_rule_values(rule, spec.fields[rule.field], path, problems)
+    for name, pii in spec.pii.items():
+        if name not in spec.fields:
+            problems.append((("pii", name), f"unknown field {name!r}"))
+        elif pii.policy == "mask" and spec.fields[name].type != "string":
+            problems.append((("pii", name, "policy"), "mask applies to text fields only"))
     return problems
 
 
