@@ -20,6 +20,7 @@ from mappings.expressions import ExpressionError, names_in, parse
 from mappings.frame import Col, Frame, PythonNode
 from mappings.functions import FunctionContext
 from mappings.spec import (
+    NULLING_MODES,
     CrossFieldRule,
     EnumRule,
     FieldSpec,
@@ -75,6 +76,27 @@ class RuleCheck:
     violated: Col
 
 
+@dataclass(frozen=True)
+class NullingField:
+    """A field whose conversion failures land in the target as NULL (on_error null or warn).
+    The result query carries `__nulled_<index>` (TRUE where a non-null input failed) and, for
+    on_error warn, `__original_<index>` (the producer's value as text, for the quarantine)."""
+
+    name: str
+    index: int
+    on_error: str
+    rule: str
+    reason: str
+
+    @property
+    def nulled_column(self) -> str:
+        return f"__nulled_{self.index}"
+
+    @property
+    def original_column(self) -> str:
+        return f"__original_{self.index}"
+
+
 @dataclass
 class CompiledMapping:
     spec: MappingSpec
@@ -85,6 +107,7 @@ class CompiledMapping:
     warnings: list[RuleCheck]
     lineage: dict[str, list[str]]
     missing_columns: list[str]
+    nulling: list[NullingField] = field(default_factory=list)
 
     @property
     def nodes(self) -> list[PythonNode]:
@@ -136,6 +159,9 @@ class _Compiler:
     missing: list[str] = field(default_factory=list)
     finals: dict[str, Col] = field(default_factory=dict)
     lineage: dict[str, list[str]] = field(default_factory=dict)
+    # per producer (by id): its base value and category, and a when's condition (for originals)
+    bases: dict[int, tuple[Col, str]] = field(default_factory=dict)
+    conditions: dict[int, Col] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.frame = Frame(self.dialect, self.schema.relation, self.sample)
@@ -207,6 +233,7 @@ class _Compiler:
         keep = frame.col(f"coalesce({keep.ref}, FALSE)", keep, category="boolean")
 
         field_fail: dict[str, Col] = {}
+        nulled_fail: dict[str, Col | None] = {}
         types: dict[str, DataType] = {}
         for name in field_order(spec):
             field_spec = spec.fields[name]
@@ -215,6 +242,8 @@ class _Compiler:
             self.finals[name] = value
             if field_spec.on_error == "reject" and failed is not None:
                 field_fail[name] = failed
+            if field_spec.on_error in NULLING_MODES:
+                nulled_fail[name] = failed
 
         rejects: list[RuleCheck] = []
         warnings: list[RuleCheck] = []
@@ -344,6 +373,23 @@ class _Compiler:
         ]
         for index, check in enumerate(warnings):
             outputs.append((f"coalesce({check.violated.ref}, FALSE)", f"__warn_{index}"))
+        nulling: list[NullingField] = []
+        for index, name in enumerate(spec.nulling_fields()):
+            field_spec = spec.fields[name]
+            nulled = NullingField(
+                name,
+                index,
+                field_spec.on_error,
+                f"{name}_invalid",
+                f"{name}: {failure_reason(field_spec)}",
+            )
+            nulling.append(nulled)
+            failed = nulled_fail[name]
+            outputs.append(
+                (f"coalesce({failed.ref}, FALSE)" if failed else "FALSE", nulled.nulled_column)
+            )
+            if field_spec.on_error == "warn":
+                outputs.append((self.original(field_spec).ref, nulled.original_column))
         for name in spec.fields:
             outputs.append((self.finals[name].ref, name))
         self.lineage["_source_id"] = [spec.source.id]
@@ -357,7 +403,34 @@ class _Compiler:
             warnings,
             {k: self.lineage[k] for k in ["_source_id", "_source_updated_at", *spec.fields]},
             sorted(set(self.missing)),
+            nulling,
         )
+
+    def original(self, producer: ProducerSpec) -> Col:
+        """The producer's value before functions and conversion, as text (a `when` gives the
+        value of the branch it took): what an `on_error: warn` quarantine row records."""
+        d, frame = self.dialect, self.frame
+        if producer.when is not None:
+            condition = self.conditions[id(producer)]
+            assert producer.then is not None
+            then = self.original(producer.then)
+            otherwise = (
+                self.original(producer.otherwise)
+                if producer.otherwise is not None
+                else frame.col(d.null("string"), category="string")
+            )
+            return frame.col(
+                f"CASE WHEN {condition.ref} THEN {then.ref} ELSE {otherwise.ref} END",
+                condition,
+                then,
+                otherwise,
+                category="string",
+            )
+        base, category = self.bases[id(producer)]
+        if category == "null" or not can_convert(category, "string"):
+            return frame.col(d.null("string"), category="string")
+        text, _ = convert(frame, base, category, DataType("string"))
+        return text
 
     def first_of(self, checks: list[RuleCheck], category: str) -> Col:
         if not checks:
@@ -402,6 +475,7 @@ class _Compiler:
             lineage.update(names_in(producer.when))
             raw = self.condition(producer.when, (*where, "when"))
             condition = frame.col(f"coalesce({raw.ref}, FALSE)", raw, category="boolean")
+            self.conditions[id(producer)] = condition
             then_domain = frame.col(
                 f"({domain.ref} AND {condition.ref})", domain, condition, category="boolean"
             )
@@ -439,6 +513,7 @@ class _Compiler:
             return value, failed
 
         value, category, failed = self.base_value(field_name, producer, where, domain, lineage)
+        self.bases[id(producer)] = (value, category)
         for index, step in enumerate(producer.functions):
             value, category, failed = self.apply(
                 step, value, category, failed, domain, (*where, "functions", index), lineage

@@ -48,7 +48,12 @@ QUARANTINE_COLUMNS = (
     ("reason", "string"),
     ("record", "string"),
     ("_loaded_at", "datetime"),
+    ("field", "string"),
+    ("value", "string"),
 )
+# quarantine severities: `reject` rows were kept out of the target; `warn` rows (on_error: warn)
+# landed in the target with the field NULL and record the value that failed
+REJECT, WARN = "reject", "warn"
 
 
 @dataclass
@@ -79,12 +84,34 @@ class MappingRunResult:
     missing_columns: list[str] = field(default_factory=list)
     python_nodes: list[NodeTiming] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    # values nulled by conversion, per field with on_error null or warn, over the rows written:
+    # a non-null input whose conversion failed, so the target holds NULL (inputs that were
+    # already null are not counted)
+    nulled_by_field: dict[str, int] = field(default_factory=dict)
+    # rows written whose field had a non-null input (converted or nulled): the ratio's base
+    inputs_by_field: dict[str, int] = field(default_factory=dict)
+    # quarantine rows of severity warn (on_error: warn), per field; rows_quarantined counts
+    # only rejected rows
+    quarantine_warnings_by_field: dict[str, int] = field(default_factory=dict)
 
     @property
     def invariant_holds(self) -> bool:
         return self.rows_in == (
             self.rows_out + self.rows_quarantined + self.rows_deduplicated + self.rows_filtered
         )
+
+    @property
+    def values_nulled(self) -> int:
+        return sum(self.nulled_by_field.values())
+
+    @property
+    def quarantine_warnings(self) -> int:
+        return sum(self.quarantine_warnings_by_field.values())
+
+    def nulled_ratio(self, name: str) -> float:
+        """Share of the field's non-null inputs (in rows written) that conversion nulled."""
+        inputs = self.inputs_by_field.get(name, 0)
+        return self.nulled_by_field.get(name, 0) / inputs if inputs else 0.0
 
 
 @dataclass
@@ -118,7 +145,7 @@ class MappingEngine:
             try:
                 compiled, result, source = self._compute(session, spec, integration_id, None)
                 write_started = time.perf_counter()
-                self._write(session, spec, integration_id, result, source)
+                self._write(session, compiled, integration_id, result, source)
                 result.stage_seconds["write"] = time.perf_counter() - write_started
                 session.commit()
             except BaseException:
@@ -250,6 +277,7 @@ class MappingEngine:
                 "WHERE __status = 'quarantined' GROUP BY __rule"
             )
         }
+        nulled_by_field, inputs_by_field = self._nulled(session, compiled)
         result = MappingRunResult(
             mapping=spec.name,
             target_table=spec.target,
@@ -270,6 +298,11 @@ class MappingEngine:
             missing_columns=compiled.missing_columns,
             python_nodes=timings,
             stage_seconds=stages,
+            nulled_by_field=nulled_by_field,
+            inputs_by_field=inputs_by_field,
+            quarantine_warnings_by_field={
+                n.name: nulled_by_field[n.name] for n in compiled.nulling if n.on_error == WARN
+            },
         )
         unknown = set(counts) - {"out", "quarantined", "deduplicated", "filtered"}
         if unknown or not result.invariant_holds:
@@ -281,6 +314,26 @@ class MappingEngine:
                 hint="nothing was written; this is a bug in the mapping engine",
             )
         return compiled, result, schema.relation
+
+    @staticmethod
+    def _nulled(
+        session: WarehouseSession, compiled: CompiledMapping
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """(values nulled by conversion, non-null inputs) per nulling field, over rows out."""
+        if not compiled.nulling:
+            return {}, {}
+        sums = []
+        for n in compiled.nulling:
+            sums.append(f"SUM(CASE WHEN {n.nulled_column} THEN 1 ELSE 0 END)")
+            sums.append(
+                f"SUM(CASE WHEN {n.nulled_column} OR {quote(n.name)} IS NOT NULL THEN 1 ELSE 0 END)"
+            )
+        totals = session.rows(
+            f"SELECT {', '.join(sums)} FROM {RESULT_TABLE} WHERE __status = 'out'"
+        )[0]
+        nulled = {n.name: int(totals[2 * i] or 0) for i, n in enumerate(compiled.nulling)}
+        inputs = {n.name: int(totals[2 * i + 1] or 0) for i, n in enumerate(compiled.nulling)}
+        return nulled, inputs
 
     def _unique_ids(self, session: WarehouseSession, spec: MappingSpec, schema) -> bool:
         """Whether no two source rows share an id (raw tables are merged on id, so usually)."""
@@ -352,11 +405,12 @@ class MappingEngine:
     def _write(
         self,
         session: WarehouseSession,
-        spec: MappingSpec,
+        compiled: CompiledMapping,
         integration_id: str,
         result: MappingRunResult,
         source_relation: str,
     ) -> None:
+        spec = compiled.spec
         d = session.dialect
         schema, table = spec.target_schema, spec.target_table
         quarantine = f"{table}_quarantine"
@@ -395,15 +449,38 @@ class MappingEngine:
         session.execute(
             f"INSERT INTO {quarantine_rel} (_source, _source_integration, _source_id, _mapping, "
             f"rule, severity, reason, record, _loaded_at) SELECT {source}, {integration}, "
-            f"q.__source_id, {mapping}, q.__rule, 'reject', q.__reason, "
+            f"q.__source_id, {mapping}, q.__rule, '{REJECT}', q.__reason, "
             f"{d.record_json('r')}, {loaded_at} FROM {self._rejects(source_relation, d)}"
         )
+        for nulled in compiled.nulling:
+            if nulled.on_error != WARN:
+                continue
+            # the row landed in the target with the field NULL: record what failed
+            session.execute(
+                f"INSERT INTO {quarantine_rel} (_source, _source_integration, _source_id, "
+                f"_mapping, rule, severity, reason, record, _loaded_at, field, value) SELECT "
+                f"{source}, {integration}, q.__source_id, {mapping}, "
+                f"{string_literal(nulled.rule)}, '{WARN}', {string_literal(nulled.reason)}, "
+                f"{d.record_json('r')}, {loaded_at}, {string_literal(nulled.name)}, "
+                f"q.{nulled.original_column} FROM {RESULT_TABLE} AS q JOIN {source_relation} "
+                f"AS r ON {d.row_locator('r')} = q.__ordinal "
+                f"WHERE q.__status = 'out' AND q.{nulled.nulled_column}"
+            )
         written = session.rows(f"SELECT COUNT(*) FROM {target} WHERE {slice_sql}")[0][0]
-        quarantined = session.rows(f"SELECT COUNT(*) FROM {quarantine_rel} WHERE {slice_sql}")[0][0]
-        if written != result.rows_out or quarantined != result.rows_quarantined:
+        quarantined, warned = session.rows(
+            f"SELECT COUNT(CASE WHEN severity = '{REJECT}' THEN 1 END), "
+            f"COUNT(CASE WHEN severity = '{WARN}' THEN 1 END) "
+            f"FROM {quarantine_rel} WHERE {slice_sql}"
+        )[0]
+        if (
+            written != result.rows_out
+            or quarantined != result.rows_quarantined
+            or warned != result.quarantine_warnings
+        ):
             raise InvariantViolation(
-                f"mapping {spec.name}: wrote {written} rows and {quarantined} quarantine rows, "
-                f"expected {result.rows_out} and {result.rows_quarantined}",
+                f"mapping {spec.name}: wrote {written} rows, {quarantined} rejected and "
+                f"{warned} warning quarantine rows, expected {result.rows_out}, "
+                f"{result.rows_quarantined} and {result.quarantine_warnings}",
                 integration_id=integration_id,
                 hint="nothing was written (rolled back)",
             )

@@ -48,6 +48,10 @@ class ReferenceResult:
     rows_deduplicated: int = 0
     rows_filtered: int = 0
     warnings_by_rule: dict[str, int] = field(default_factory=dict)
+    # as MappingRunResult: values nulled by conversion and non-null inputs, per field with
+    # on_error null or warn, over the rows out
+    nulled_by_field: dict[str, int] = field(default_factory=dict)
+    inputs_by_field: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,6 +64,8 @@ class _Row:
     values: dict[str, Any] = field(default_factory=dict)
     rejects: list[tuple[str, str]] = field(default_factory=list)
     warns: list[str] = field(default_factory=list)
+    failures: dict[str, bool] = field(default_factory=dict)
+    originals: dict[str, Any] = field(default_factory=dict)
     status: str = ""
     rule: str | None = None
     reason: str | None = None
@@ -143,11 +149,12 @@ class ReferenceInterpreter:
                 else None
             )
         row.updated = None if updated is FAILED else updated
-        failures: dict[str, bool] = {}
+        failures = row.failures
         for name, program in self.programs:
-            value, failed = program(record, row.values)
+            value, failed, original = program(record, row.values)
             row.values[name] = value
             failures[name] = failed
+            row.originals[name] = original
         if row.sid is None:
             row.rejects.append(("source_id_missing", f"{spec.source.id} is null"))
         for name, reason in self.reject_fields:
@@ -195,8 +202,8 @@ class ReferenceInterpreter:
         default = convert(spec.default, category_of(spec.default) or "string", dtype)
 
         def with_default(record, finals):
-            value, failed = produce(record, finals)
-            return (default if failed else value), failed
+            value, failed, original = produce(record, finals)
+            return (default if failed else value), failed, original
 
         return with_default
 
@@ -215,7 +222,7 @@ class ReferenceInterpreter:
                 values = {n: self._value(record, c) for n, c in columns}
                 if condition.evaluate(values) is True:
                     return then(record, finals)
-                return otherwise(record, finals) if otherwise else (None, False)
+                return otherwise(record, finals) if otherwise else (None, False, None)
 
             return branch
         if producer.source is not None:
@@ -247,6 +254,7 @@ class ReferenceInterpreter:
                     raise template_limit_error(self.spec, (*where, "template"), exc) from None
                 return (None, True) if rendered is FAILED else (rendered, False)
 
+        base_category = category
         steps = []
         for step in producer.functions:
             definition = step.definition
@@ -266,6 +274,7 @@ class ReferenceInterpreter:
 
         def run(record, finals):
             value, failed = base(record, finals)
+            original = _text_of(value, base_category)
             for kind, arg in steps:
                 if kind == "null":
                     value = None
@@ -283,8 +292,8 @@ class ReferenceInterpreter:
                         value = result
             converted = convert(value, final_category, dtype)
             if converted is FAILED:
-                return None, True
-            return converted, failed
+                return None, True, original
+            return converted, failed, original
 
         return run
 
@@ -388,6 +397,10 @@ class ReferenceInterpreter:
             self.spec.rule_names()[i] for i, r in enumerate(self.spec.rules) if r.severity == "warn"
         ]
         result.warnings_by_rule = {name: 0 for name in warn_names}
+        nulling = self.spec.nulling_fields()
+        result.nulled_by_field = {name: 0 for name in nulling}
+        result.inputs_by_field = {name: 0 for name in nulling}
+        warned: list[dict[str, Any]] = []
         for row in rows:
             if row.status == "out":
                 out = {"_source_id": _text(row.sid), "_source_updated_at": row.updated}
@@ -395,10 +408,34 @@ class ReferenceInterpreter:
                 result.rows.append(out)
                 for name in row.warns:
                     result.warnings_by_rule[name] += 1
+                for name in nulling:
+                    failed = row.failures[name]
+                    result.nulled_by_field[name] += failed
+                    result.inputs_by_field[name] += failed or row.values[name] is not None
+                    if failed and self.spec.fields[name].on_error == "warn":
+                        warned.append(
+                            {
+                                "_source_id": _text(row.sid),
+                                "rule": f"{name}_invalid",
+                                "reason": f"{name}: {failure_reason(self.spec.fields[name])}",
+                                "severity": "warn",
+                                "field": name,
+                                "value": row.originals[name],
+                            }
+                        )
             elif row.status == "quarantined":
                 result.quarantined.append(
-                    {"_source_id": _text(row.sid), "rule": row.rule, "reason": row.reason}
+                    {
+                        "_source_id": _text(row.sid),
+                        "rule": row.rule,
+                        "reason": row.reason,
+                        "severity": "reject",
+                        "field": None,
+                        "value": None,
+                    }
                 )
+        # the quarantine table's rows: rejected rows, then warnings (on_error: warn)
+        result.quarantined.extend(warned)
         counts = {s: sum(1 for r in rows if r.status == s) for s in _STATUSES}
         result.rows_out = counts["out"]
         result.rows_quarantined = counts["quarantined"]
@@ -422,6 +459,14 @@ def _newest(row: _Row) -> tuple:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _text_of(value: Any, category: str) -> str | None:
+    """A producer's value as text (what an on_error: warn quarantine row records)."""
+    if value is None or category == "null" or not can_convert(category, "string"):
+        return None
+    text = convert(value, category, DataType("string"))
+    return None if text is FAILED else text
 
 
 def run_reference(

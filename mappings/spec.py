@@ -38,6 +38,11 @@ IDENTIFIER = r"^[a-z][a-z0-9_]*$"
 _template = lru_cache(maxsize=512)(FieldTemplate)
 SOURCE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 LINEAGE_KEYS = ("_source_id",)
+# The nulled-values check warns when a field's conversion nulled more than this share of its
+# non-null inputs (per mapping: settings.max_nulled_ratio; per field: max_nulled_ratio).
+DEFAULT_MAX_NULLED_RATIO = 0.05
+# on_error modes whose failures land in the target as NULL (and are counted as nulled values)
+NULLING_MODES = ("null", "warn")
 # How raw tables of every provider type their top-level columns (properties are text).
 DEFAULT_SOURCE_TYPES = {
     "id": "string",
@@ -214,8 +219,11 @@ class FieldSpec(ProducerSpec):
     precision: Annotated[int, Field(ge=1, le=38)] | None = None
     scale: Annotated[int, Field(ge=0, le=38)] | None = None
     separator: str | None = None
-    on_error: Literal["null", "reject", "default"] = "null"
+    # null: field null, row kept | warn: field null, row kept, and a quarantine row with
+    # severity warn records the original value | reject: row quarantined | default: `default`
+    on_error: Literal["null", "warn", "reject", "default"] = "null"
     default: Any = None
+    max_nulled_ratio: Annotated[float, Field(ge=0, le=1)] | None = None
     description: str | None = None
 
     @field_validator("on_error", mode="before")
@@ -238,6 +246,8 @@ class FieldSpec(ProducerSpec):
             raise ValueError("on_error: default needs a default value")
         if self.default is not None and self.on_error != "default":
             raise ValueError("default is used only with on_error: default")
+        if self.max_nulled_ratio is not None and self.on_error not in NULLING_MODES:
+            raise ValueError("max_nulled_ratio applies to on_error: null or warn only")
         return self
 
     @property
@@ -313,6 +323,9 @@ Rule = Annotated[
 
 class MappingSettings(_Strict):
     phone_region: str | None = None
+    # the share of a field's non-null inputs its conversion may null before the mapping's
+    # nulled-values check warns (a field's own max_nulled_ratio wins)
+    max_nulled_ratio: Annotated[float, Field(ge=0, le=1)] = DEFAULT_MAX_NULLED_RATIO
 
 
 class MappingSpec(_Strict):
@@ -360,6 +373,16 @@ class MappingSpec(_Strict):
 
     def rule_names(self) -> list[str]:
         return [rule_name(rule, i) for i, rule in enumerate(self.rules)]
+
+    def nulling_fields(self) -> list[str]:
+        """Fields whose conversion failures land in the target as NULL (on_error null or
+        warn), in declaration order: the fields whose nulled values a run counts."""
+        return [name for name, f in self.fields.items() if f.on_error in NULLING_MODES]
+
+    def max_nulled_ratio(self, field: str) -> float:
+        """The nulled-values threshold of a field: its own, else the mapping's."""
+        own = self.fields[field].max_nulled_ratio
+        return own if own is not None else self.settings.max_nulled_ratio
 
 
 def rule_name(rule: Any, index: int) -> str:
@@ -515,9 +538,10 @@ def _check_field(
                 if converted is FAILED:
                     problems.append(((*path, "value"), f"{producer.value!r} is not a {dtype}"))
     if field.default is not None:
-        converted = convert(field.default, category_of(field.default) or "string", dtype)
-        if converted is FAILED or not can_convert(
-            category_of(field.default) or "string", dtype.name
+        category = category_of(field.default) or "string"
+        # convertibility first: converting 0 to a datetime has no rule and would raise
+        if not can_convert(category, dtype.name) or (
+            convert(field.default, category, dtype) is FAILED
         ):
             problems.append(((*base, "default"), f"{field.default!r} is not a {dtype}"))
 

@@ -25,6 +25,7 @@ from tests.unit.test_mapping_support import (
     load_raw_duckdb,
     load_raw_postgres,
     normalize,
+    quarantine_entry,
     quarantine_rows,
     sort_key,
     target_rows,
@@ -114,10 +115,7 @@ def test_postgres_duckdb_and_reference_agree(tmp_path, postgres_url, spec_source
         warehouse = Warehouse.from_settings(settings_)
         result = MappingEngine(warehouse, settings_).run(spec, integration_id="acme")
         rows = sorted(target_rows(warehouse, spec, "acme"), key=sort_key)
-        rejects = sorted(
-            (q["_source_id"], q["rule"], q["reason"])
-            for q in quarantine_rows(warehouse, spec, "acme")
-        )
+        rejects = sorted(quarantine_entry(q) for q in quarantine_rows(warehouse, spec, "acme"))
         counts = (
             result.rows_in,
             result.rows_out,
@@ -125,6 +123,8 @@ def test_postgres_duckdb_and_reference_agree(tmp_path, postgres_url, spec_source
             result.rows_deduplicated,
             result.rows_filtered,
             result.warnings_by_rule,
+            result.nulled_by_field,
+            result.inputs_by_field,
         )
         results[name] = (rows, rejects, counts)
 
@@ -143,9 +143,8 @@ def test_postgres_duckdb_and_reference_agree(tmp_path, postgres_url, spec_source
     )
     assert results["postgres"] == results["duckdb"]
     assert results["postgres"][0] == expected_rows
-    assert results["postgres"][1] == sorted(
-        (q["_source_id"], q["rule"], q["reason"]) for q in reference.quarantined
-    )
+    assert results["postgres"][1] == sorted(quarantine_entry(q) for q in reference.quarantined)
+    assert results["postgres"][2][-2:] == (reference.nulled_by_field, reference.inputs_by_field)
 
 
 def test_preview_on_postgres_writes_nothing(tmp_path, postgres_url):
@@ -224,7 +223,11 @@ def test_random_mappings_on_postgres_equal_the_reference(
         ),
         key=sort_key,
     )
-    assert sorted(
-        (q["_source_id"] or "", q["rule"]) for q in quarantine_rows(warehouse, spec, "prop")
-    ) == sorted((q["_source_id"] or "", q["rule"]) for q in reference.quarantined)
+    assert sorted(quarantine_entry(q) for q in quarantine_rows(warehouse, spec, "prop")) == sorted(
+        quarantine_entry(q) for q in reference.quarantined
+    )
+    assert (result.nulled_by_field, result.inputs_by_field) == (
+        reference.nulled_by_field,
+        reference.inputs_by_field,
+    )
     assert result.invariant_holds

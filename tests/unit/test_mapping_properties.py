@@ -24,6 +24,7 @@ from tests.unit.test_mapping_support import (
     duckdb_settings,
     load_raw_duckdb,
     normalize,
+    quarantine_entry,
     quarantine_rows,
     run_engine,
     sort_key,
@@ -316,7 +317,7 @@ def mappings(draw) -> dict:
             field = draw(leaf_producer(list(fields)))
             out = output_of(field)
         field.update(field_type(draw, out))
-        on_error = draw(st.sampled_from(["null", "reject", "default"]))
+        on_error = draw(st.sampled_from(["null", "warn", "reject", "default"]))
         field["on_error"] = on_error
         if on_error == "default":
             if field["type"] == "json":
@@ -451,13 +452,8 @@ def test_engine_on_duckdb_equals_the_reference_interpreter(workspace, spec_data,
         key=sort_key,
     )
     assert rows == reference_rows
-    quarantined = sorted(
-        (q["_source_id"] or "", q["rule"], q["reason"])
-        for q in quarantine_rows(warehouse, spec, "prop")
-    )
-    assert quarantined == sorted(
-        (q["_source_id"] or "", q["rule"], q["reason"]) for q in expected.quarantined
-    )
+    quarantined = sorted(quarantine_entry(q) for q in quarantine_rows(warehouse, spec, "prop"))
+    assert quarantined == sorted(quarantine_entry(q) for q in expected.quarantined)
     assert (
         result.rows_in,
         result.rows_out,
@@ -472,4 +468,8 @@ def test_engine_on_duckdb_equals_the_reference_interpreter(workspace, spec_data,
         expected.rows_filtered,
     )
     assert result.warnings_by_rule == {k: v for k, v in expected.warnings_by_rule.items()}
+    assert (result.nulled_by_field, result.inputs_by_field) == (
+        expected.nulled_by_field,
+        expected.inputs_by_field,
+    )
     assert result.invariant_holds

@@ -155,7 +155,8 @@ def quarantine_rows(
     warehouse: Warehouse, spec: MappingSpec, integration_id: str
 ) -> list[dict[str, Any]]:
     sql = (
-        f"SELECT _source_id, rule, reason, record FROM {spec.quarantine_table} "
+        f"SELECT _source_id, rule, reason, record, severity, field, value "
+        f"FROM {spec.quarantine_table} "
         f"WHERE _source_integration = '{integration_id}' AND _mapping = '{spec.name}'"
     )
     conn = warehouse.connect_readonly()
@@ -163,7 +164,13 @@ def quarantine_rows(
         rows = conn.execute(sql).fetchall()
     finally:
         conn.close()
-    return [{"_source_id": r[0], "rule": r[1], "reason": r[2], "record": r[3]} for r in rows]
+    names = ("_source_id", "rule", "reason", "record", "severity", "field", "value")
+    return [dict(zip(names, r, strict=True)) for r in rows]
+
+
+def quarantine_entry(q: dict[str, Any]) -> tuple:
+    """A quarantine row as compared between engine and reference (the record JSON aside)."""
+    return (q["_source_id"] or "", q["rule"], q["reason"], q["severity"], q["field"], q["value"])
 
 
 def run_engine(
