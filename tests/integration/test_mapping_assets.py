@@ -139,7 +139,7 @@ def test_mappings_then_dedup_across_integrations_with_checks_and_lineage(two_por
     # portal_b quarantined 1 of 3 rows: above the 5% default threshold.
     assert not checks.pop(("mappings/portal_b/hubspot_contacts", "rejected_ratio_below_threshold"))
     assert all(checks.values()), checks
-    assert len(checks) == 8
+    assert len(checks) == 10
 
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as conn:
         clusters = dict(
@@ -198,5 +198,81 @@ def test_shipped_mappings_and_match_rules_from_a_sandbox_sync_in_one_run(
         assert crosswalk == mapped["rows_out"].value > 0
         assert 0 < meta[f"crm/{model}_golden"]["dagster/row_count"].value <= crosswalk
     checks = checks_by_asset(result)
-    assert len(checks) == 3 * 2 + 3 * 5 + 3 * 2  # mapping, dedup and raw-asset checks
+    assert len(checks) == 3 * 3 + 3 * 5 + 3 * 2  # mapping, dedup and raw-asset checks
     assert all(checks.values()), {k: v for k, v in checks.items() if not v}
+    # the sandbox's phones are realistic: a few per cent invalid, each a quarantine warning
+    contacts = meta["mappings/e2e_portal/hubspot_contacts"]
+    assert 0 < contacts["nulled_ratio/phone"].value <= 0.05
+    assert contacts["quarantine_warnings"].value == contacts["nulled/phone"].value > 0
+
+
+WARN_MAPPING = """\
+name: hubspot_contacts
+source: {provider: hubspot, table: contacts}
+target: crm.contacts
+settings: {max_nulled_ratio: 0.3}
+fields:
+  email: {source: properties.email, functions: [email_normalize]}
+  phone: {source: properties.phone, functions: [phone_normalize], on_error: warn}
+  first_name: {source: properties.firstname, functions: [trim], max_nulled_ratio: 0}
+"""
+
+
+def nulled_check_evaluation(result: dg.ExecuteInProcessResult):
+    (evaluation,) = [
+        c
+        for c in result.get_asset_check_evaluations()
+        if c.check_name == "nulled_ratio_below_threshold"
+    ]
+    return evaluation
+
+
+@pytest.mark.parametrize(
+    ("phones", "passed"),
+    [
+        (["(617) 555-0101", "+1 999 555 0123", None, "+44 20 7946 0958"], False),  # 1/3 > 0.3
+        (["(617) 555-0101", "+1 212 736 5000", None, "+44 20 7946 0958"], True),
+    ],
+)
+def test_nulled_values_in_asset_metadata_and_a_warning_check(settings, tmp_path, phones, passed):
+    root = tmp_path / "warn"
+    (root / "mappings").mkdir(parents=True)
+    (root / "mappings" / "hubspot_contacts.yaml").write_text(WARN_MAPPING)
+    settings = Settings(DATA_DIR=settings.data_dir, MAPPINGS_DIR=root / "mappings", _env_file=None)
+    seed_raw(
+        settings,
+        "portal_w",
+        [(str(i), f"p{i}@example.com", phone, "P", "Q") for i, phone in enumerate(phones)],
+    )
+    declarations = Declarations(
+        integrations=[IntegrationDeclaration(id="portal-w", type="hubspot", entities=["contacts"])]
+    )
+
+    result = materialize(mappings_definitions(declarations, settings), settings.data_dir)
+
+    assert result.success  # a warning never fails the run
+    mapped = metadata(result)["mappings/portal_w/hubspot_contacts"]
+    nulled = 0 if passed else 1
+    assert mapped["nulled/phone"].value == nulled
+    assert mapped["nulled_ratio/phone"].value == round(nulled / 3, 6)
+    assert mapped["quarantine_warnings"].value == nulled
+    assert mapped["nulled_by_column"].value["phone"] == {
+        "nulled": nulled,
+        "inputs": 3,
+        "ratio": round(nulled / 3, 6),
+    }
+    evaluation = nulled_check_evaluation(result)
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.passed is passed
+    by_column = evaluation.metadata["nulled_by_column"].value
+    assert by_column["phone"]["max_ratio"] == 0.3  # the mapping's threshold
+    assert by_column["first_name"]["max_ratio"] == 0  # the field's own
+    assert by_column["email"]["max_ratio"] == 0.3
+    assert evaluation.metadata["columns_over_threshold"].value == ("none" if passed else "phone")
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as conn:
+        warnings = conn.execute(
+            "SELECT _source_id, severity, field, value FROM crm.contacts_quarantine"
+        ).fetchall()
+        landed = conn.execute("SELECT COUNT(*) FROM crm.contacts").fetchone()[0]
+    assert landed == 4
+    assert warnings == ([] if passed else [("1", "warn", "phone", "+1 999 555 0123")])

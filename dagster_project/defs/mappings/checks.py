@@ -17,10 +17,13 @@ from mappings.dedup import DedupResult, MatchRules
 
 if TYPE_CHECKING:
     from mappings.engine import MappingRunResult
+    from mappings.spec import MappingSpec
 
 # Mapping checks.
 REJECTED_RATIO = "rejected_ratio_below_threshold"
 MAPPING_ROWS_BALANCE = "rows_in_equal_rows_out"
+# warning level: conversion nulled more of a field's non-null inputs than its threshold
+NULLED_RATIO = "nulled_ratio_below_threshold"
 # Dedup checks.
 UNIQUE_GOLDEN_IDS = "unique_golden_ids"
 GOLDEN_HAS_MEMBERS = "every_golden_record_has_members"
@@ -35,11 +38,16 @@ class CheckOutcome:
 
     name: str
     passed: bool
-    metadata: dict[str, int | float | str]
+    metadata: dict[str, int | float | str | dg.MetadataValue]
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
 
     def result(self, key: dg.AssetKey) -> dg.AssetCheckResult:
         return dg.AssetCheckResult(
-            asset_key=key, check_name=self.name, passed=self.passed, metadata=self.metadata
+            asset_key=key,
+            check_name=self.name,
+            passed=self.passed,
+            metadata=self.metadata,
+            severity=self.severity,
         )
 
 
@@ -130,8 +138,34 @@ def crosswalk_checks(
     ]
 
 
-def mapping_checks(result: MappingRunResult, max_rejected_ratio: float) -> list[CheckOutcome]:
-    """The rejected share is under its threshold, and every row in is accounted for."""
+def nulled_check(result: MappingRunResult, spec: MappingSpec) -> CheckOutcome:
+    """Warning level: no field's conversion nulled more of its non-null inputs (in the rows
+    written) than its threshold (`max_nulled_ratio` of the field, else of the mapping's
+    settings, default 0.05). The metadata holds every counted field's numbers."""
+    by_column = {
+        name: {
+            "nulled": result.nulled_by_field.get(name, 0),
+            "inputs": result.inputs_by_field.get(name, 0),
+            "ratio": round(result.nulled_ratio(name), 6),
+            "max_ratio": spec.max_nulled_ratio(name),
+            "on_error": spec.fields[name].on_error,
+        }
+        for name in spec.nulling_fields()
+    }
+    over = sorted(name for name, c in by_column.items() if c["ratio"] > c["max_ratio"])
+    metadata: dict[str, int | float | str | dg.MetadataValue] = {
+        "values_nulled": result.values_nulled,
+        "columns_over_threshold": ", ".join(over) or "none",
+        "nulled_by_column": dg.MetadataValue.json(by_column),
+    }
+    return CheckOutcome(NULLED_RATIO, not over, metadata, dg.AssetCheckSeverity.WARN)
+
+
+def mapping_checks(
+    result: MappingRunResult, max_rejected_ratio: float, spec: MappingSpec | None = None
+) -> list[CheckOutcome]:
+    """The rejected share is under its threshold, and every row in is accounted for; with the
+    spec, also the (warning-level) share of values nulled by conversion per field."""
     ratio = result.rows_quarantined / result.rows_in if result.rows_in else 0.0
     accounted = (
         result.rows_out + result.rows_quarantined + result.rows_deduplicated + result.rows_filtered
@@ -158,4 +192,5 @@ def mapping_checks(result: MappingRunResult, max_rejected_ratio: float) -> list[
                 "rows_filtered": result.rows_filtered,
             },
         ),
+        *([nulled_check(result, spec)] if spec is not None else []),
     ]

@@ -14,10 +14,11 @@ from dagster import AssetExecutionContext
 from dagster_project.defs.integrations.keys import entity_key, slug
 from dagster_project.defs.mappings.checks import (
     MAPPING_ROWS_BALANCE,
+    NULLED_RATIO,
     REJECTED_RATIO,
     mapping_checks,
 )
-from dagster_project.defs.mappings.metadata import table_schema
+from dagster_project.defs.mappings.metadata import nulled_metadata, table_schema
 from dagster_project.resources import PlatformResource
 from mappings.engine import MappingEngine, MappingRunResult
 from mappings.spec import MappingSpec
@@ -65,11 +66,18 @@ def build_mapping_asset(
         group_name=f"mappings_{slug(decl.id)}",
         kinds={"duckdb" if pool else "postgres", "sql"},
         description=f"{spec.target} rows from {spec.source.provider} {spec.source.table} of "
-        f"integration {decl.id}, mapped by {spec.name}; rejects go to the quarantine table.",
+        f"integration {decl.id}, mapped by {spec.name}; rejects (and on_error: warn values, "
+        "as warnings) go to the quarantine table.",
         metadata={"mapping": spec.name, "target": spec.target, "integration_id": decl.id},
         check_specs=[
             dg.AssetCheckSpec(REJECTED_RATIO, asset=key),
             dg.AssetCheckSpec(MAPPING_ROWS_BALANCE, asset=key),
+            dg.AssetCheckSpec(
+                NULLED_RATIO,
+                asset=key,
+                description="Warns when conversion nulled more of a column's non-null inputs "
+                "than its max_nulled_ratio (field, else mapping settings; default 0.05).",
+            ),
         ],
         automation_condition=dg.AutomationCondition.eager(),
         pool=pool,
@@ -79,7 +87,9 @@ def build_mapping_asset(
         result = MappingEngine(warehouse).run(spec, integration_id=decl.id)
         context.log.info(
             f"{spec.name}: {result.rows_in} in, {result.rows_out} out, "
-            f"{result.rows_quarantined} quarantined in {result.seconds:.1f}s"
+            f"{result.rows_quarantined} quarantined, {result.values_nulled} values nulled by "
+            f"conversion ({result.quarantine_warnings} recorded as quarantine warnings) in "
+            f"{result.seconds:.1f}s"
         )
         yield dg.MaterializeResult(
             metadata={
@@ -96,9 +106,10 @@ def build_mapping_asset(
                 "dagster/row_count": result.rows_out,
                 "dagster/column_schema": table_schema(warehouse, result.target_table),
                 "dagster/column_lineage": column_lineage(result, source_key),
+                **nulled_metadata(result),
             }
         )
-        for outcome in mapping_checks(result, max_rejected_ratio):
+        for outcome in mapping_checks(result, max_rejected_ratio, spec):
             yield outcome.result(key)
 
     return _map
