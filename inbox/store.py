@@ -512,6 +512,41 @@ class Inbox:
             )
             return cursor.rowcount
 
+    def erase_objects(
+        self, provider: str, integration_id: str, object_type: str, object_ids: Sequence[str]
+    ) -> int:
+        """Remove every event and dead letter about these objects (an erasure request: their
+        payloads hold the person's data); returns how many rows were removed or blanked.
+
+        The inbox's newest event is blanked instead of deleted (payload and headers `{}`, no
+        object id, processed): as in `purge`, keeping the maximum id keeps ids from going back.
+        """
+        ids = sorted({str(i) for i in object_ids})
+        sql = self._backend.sql
+        where = "provider = ? AND integration_id = ? AND object_type = ? AND object_id IN "
+        touched = 0
+        with self._transaction(write=True) as conn:
+            for start in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[start : start + _ID_CHUNK]
+                params = (provider, integration_id, object_type, *chunk)
+                marks = _in(list(range(len(chunk))))
+                touched += conn.execute(
+                    sql(f"DELETE FROM webhook_dead_letters WHERE {where}{marks}"), params
+                ).rowcount
+                touched += conn.execute(
+                    sql(
+                        "UPDATE webhook_events SET payload = ?, headers = '{}', object_id = NULL, "
+                        "status = 'processed', next_attempt_at = NULL, last_error = NULL, "
+                        f"updated_at = ? WHERE {where}{marks} "
+                        "AND id = (SELECT MAX(id) FROM webhook_events)"
+                    ),
+                    (b"{}", clock.time(), *params),
+                ).rowcount
+                touched += conn.execute(
+                    sql(f"DELETE FROM webhook_events WHERE {where}{marks}"), params
+                ).rowcount
+        return touched
+
 
 def _rows(events: list[InboundEvent]) -> list[tuple]:
     """Insert parameters of one delivery's events, repeated delivery ids dropped."""
