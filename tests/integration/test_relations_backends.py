@@ -1,0 +1,183 @@
+"""Relations between golden records on both warehouses (DuckDB file, real Postgres): HubSpot
+associations and Salesforce lookups resolved through the crosswalks to golden ids, a bridge
+table per relation and the primary column on the golden table; unresolved links counted."""
+
+from __future__ import annotations
+
+import pytest
+
+from destinations.warehouse import Warehouse
+from mappings.dedup import DedupEngine, load_match_rules_dir
+from mappings.dedup.relation_rules import load_relations_dir, parse_relation
+from mappings.dedup.relations import RelationError, RelationsEngine, relation_checks_sql
+from tests.relations_support import CONTACT_COMPANIES, golden_of, mappings_dir, seed
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request, tmp_path) -> Warehouse:
+    if request.param == "duckdb":
+        return Warehouse("duckdb", duckdb_path=tmp_path / "warehouse.duckdb")
+    return Warehouse("postgres", postgres_url=request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def crm(warehouse, tmp_path):
+    """The seeded warehouse after dedup of all three models: (warehouse, models, relations)."""
+    root = mappings_dir(tmp_path)
+    models = load_match_rules_dir(root / "match_rules")
+    relations = load_relations_dir(root / "relations", models)
+    seed(warehouse)
+    for rules in models:
+        DedupEngine(warehouse).run(rules)
+    return warehouse, models, relations
+
+
+def bridge(warehouse: Warehouse, table: str, left: str, right: str) -> set[tuple]:
+    return {
+        (str(a), str(b), bool(p), int(n))
+        for a, b, p, n in warehouse.query(
+            f"SELECT {left}, {right}, is_primary, _links FROM {table}"
+        )
+    }
+
+
+def primary(warehouse: Warehouse, model: str, golden_id: str) -> str | None:
+    rows = warehouse.query(
+        f"SELECT company_golden_id FROM crm.{model}_golden WHERE golden_id = '{golden_id}'"
+    )
+    return rows[0][0]
+
+
+def test_contacts_point_at_the_one_golden_company_of_a_merged_pair(crm):
+    warehouse, models, relations = crm
+
+    result = RelationsEngine(warehouse).run(relations, models).by_name("contact_companies")
+
+    acme, globex = golden_of(warehouse, "companies", "C1"), golden_of(warehouse, "companies", "C2")
+    assert golden_of(warehouse, "companies", "001A") == acme  # two source companies, one golden
+    ann, dee = golden_of(warehouse, "contacts", "H1"), golden_of(warehouse, "contacts", "H4")
+    assert golden_of(warehouse, "contacts", "S1") == ann
+    pairs = bridge(
+        warehouse, "crm.golden_contact_companies", "contact_golden_id", "company_golden_id"
+    )
+    assert pairs == {
+        # HubSpot's association and Salesforce's AccountId both name Acme: one pair, two links
+        (ann, acme, True, 2),
+        (dee, acme, False, 1),
+        (dee, globex, True, 1),  # the link HubSpot marks Primary wins over the unlabeled one
+    }
+    assert primary(warehouse, "contacts", ann) == acme
+    assert primary(warehouse, "contacts", dee) == globex
+    bob, cy = golden_of(warehouse, "contacts", "H2"), golden_of(warehouse, "contacts", "H3")
+    assert primary(warehouse, "contacts", bob) is None  # no association (its tombstone ignored)
+    assert primary(warehouse, "contacts", cy) is None  # its company is unknown
+    assert result.rows == 3
+    assert result.link_rows == 6  # 5 association rows (tombstone left out) + 1 lookup
+    assert (result.unresolved_from, result.unresolved_to) == (1, 1)  # H999; C404
+    assert result.unresolved == 2
+    assert result.unresolved_ratio == round(2 / 6, 6)
+    assert (result.from_golden_rows, result.from_related, result.primary_set) == (4, 2, 2)
+    by_link = {s.link: (s.rows, s.unresolved_from, s.unresolved_to) for s in result.links}
+    assert by_link == {
+        "association hubspot.contact_companies": (5, 1, 1),
+        "lookup account_id (salesforce)": (1, 0, 0),
+    }
+
+
+def test_deals_carry_their_company_and_contacts(crm):
+    warehouse, models, relations = crm
+
+    run = RelationsEngine(warehouse).run(relations, models)
+
+    deal, other = golden_of(warehouse, "deals", "D1"), golden_of(warehouse, "deals", "D2")
+    globex = golden_of(warehouse, "companies", "C2")
+    ann, dee = golden_of(warehouse, "contacts", "H1"), golden_of(warehouse, "contacts", "H4")
+    assert primary(warehouse, "deals", deal) == globex
+    assert primary(warehouse, "deals", other) is None
+    contacts = bridge(warehouse, "crm.golden_deal_contacts", "deal_golden_id", "contact_golden_id")
+    # many to many: no primary pick without a primary column
+    assert contacts == {(deal, ann, False, 1), (deal, dee, False, 1)}
+    assert "company_golden_id" not in {
+        c
+        for (c,) in warehouse.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'crm' "
+            "AND table_name = 'companies_golden'"
+        )
+    }
+    result = run.by_name("deal_companies")
+    assert (result.links[1].rows, result.links[1].skipped) == (0, [])  # column present, all NULL
+    for relation in relations:
+        counts = {
+            name: warehouse.query(sql)[0][0]
+            for name, sql in relation_checks_sql(relation, run.by_name(relation.name)).items()
+        }
+        assert set(counts.values()) == {0}, (relation.name, counts)
+
+
+def test_a_rerun_follows_changed_links_and_clears_stale_primaries(crm):
+    warehouse, models, relations = crm
+    RelationsEngine(warehouse).run(relations, models)
+    dee = golden_of(warehouse, "contacts", "H4")
+    acme = golden_of(warehouse, "companies", "C1")
+    # H4 loses its primary link to Globex; H1's links are gone entirely (Ann keeps the lookup)
+    seed(warehouse, contact_companies=[r for r in CONTACT_COMPANIES if r[0] not in ("H1",)][:2])
+
+    RelationsEngine(warehouse).run(relations, models)
+
+    assert primary(warehouse, "contacts", dee) == acme
+    ann = golden_of(warehouse, "contacts", "H1")
+    assert primary(warehouse, "contacts", ann) == acme  # Salesforce's AccountId still says so
+    pairs = bridge(
+        warehouse, "crm.golden_contact_companies", "contact_golden_id", "company_golden_id"
+    )
+    assert pairs == {(ann, acme, True, 1), (dee, acme, True, 1)}
+
+
+def test_a_dedup_rerun_drops_the_column_and_relations_restore_it(crm):
+    warehouse, models, relations = crm
+    RelationsEngine(warehouse).run(relations, models)
+    DedupEngine(warehouse).run(next(m for m in models if m.model == "contacts"))
+
+    RelationsEngine(warehouse).run(relations, models)
+
+    ann = golden_of(warehouse, "contacts", "H1")
+    assert primary(warehouse, "contacts", ann) == golden_of(warehouse, "companies", "C1")
+
+
+def test_a_declared_column_missing_from_the_link_table_writes_nothing(crm, tmp_path):
+    warehouse, models, relations = crm
+    RelationsEngine(warehouse).run(relations, models)
+    before = sorted(warehouse.query("SELECT * FROM crm.golden_deal_contacts"))
+    broken = parse_relation(
+        "name: deal_contacts\nfrom: {model: deals, column: deal_golden_id}\n"
+        "to: {model: contacts, column: contact_golden_id}\n"
+        "links:\n  - {type: association, provider: hubspot, table: deal_contacts, "
+        "from_id: deal_id, to_id: person_id}\n"
+    )
+
+    with pytest.raises(RelationError, match=r"deal_contacts has no column person_id"):
+        RelationsEngine(warehouse).run([relations[0], broken], models)
+
+    assert sorted(warehouse.query("SELECT * FROM crm.golden_deal_contacts")) == before
+
+
+def test_a_primary_column_the_canonical_table_owns_is_refused(crm):
+    warehouse, models, _ = crm
+    clash = parse_relation(
+        "name: clash\nfrom: {model: contacts, column: contact_golden_id}\n"
+        "to: {model: companies, column: company_golden_id}\nprimary_column: full_name\n"
+        "links:\n  - {type: lookup, column: account_id}\n"
+    )
+
+    with pytest.raises(RelationError, match=r"full_name.*crm.contacts"):
+        RelationsEngine(warehouse).run([clash], models)
+
+
+def test_relations_need_the_dedup_outputs(warehouse, tmp_path):
+    root = mappings_dir(tmp_path)
+    models = load_match_rules_dir(root / "match_rules")
+    relations = load_relations_dir(root / "relations", models)
+    seed(warehouse)
+
+    with pytest.raises(RelationError, match=r"crm.contacts_crosswalk does not exist"):
+        RelationsEngine(warehouse).run(relations, models)
