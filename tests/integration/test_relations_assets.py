@@ -1,0 +1,95 @@
+"""Dagster in-process: the relations multi-asset runs after the dedup assets on a DuckDB
+warehouse, writes one bridge table per relation with row and unresolved-link counts as
+metadata, and its checks pass (or warn when too many links are unresolved)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from core.settings import Settings
+from dagster_project.defs.mappings.dedup_assets import build_dedup_assets
+from dagster_project.defs.mappings.relations_assets import (
+    LINKS_RESOLVED,
+    POINTS_AT_GOLDEN,
+    build_relations_assets,
+)
+from dagster_project.resources import PlatformResource
+from destinations.warehouse import Warehouse
+from mappings.dedup import load_match_rules_dir
+from tests.relations_support import golden_of, mappings_dir, seed
+
+
+@pytest.fixture
+def graph(settings, tmp_path):
+    """Dedup assets for the three models (no mapping upstream) plus the relations asset."""
+    root = mappings_dir(tmp_path)
+    settings = Settings(DATA_DIR=settings.data_dir, MAPPINGS_DIR=root, _env_file=None)
+    seed(Warehouse.from_settings(settings))
+    dedup = [build_dedup_assets(r, [], None) for r in load_match_rules_dir(root / "match_rules")]
+    return settings, root, dedup
+
+
+def materialize(settings: Settings, assets) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        assets, resources={"platform": PlatformResource(data_dir=str(settings.data_dir))}
+    )
+
+
+def test_relations_asset_writes_bridges_with_counts_and_checks(graph):
+    settings, root, dedup = graph
+    relations = build_relations_assets(root, dedup, None)
+    assert len(relations) == 1
+    parents = relations[0].asset_deps[dg.AssetKey(["crm", "golden_contact_companies"])]
+    assert {k.to_user_string() for k in parents} == {
+        "crm/contacts_golden",
+        "crm/contacts_crosswalk",
+        "crm/companies_golden",
+        "crm/companies_crosswalk",
+    }
+
+    result = materialize(settings, [*dedup, *relations])
+
+    assert result.success
+    meta = {
+        e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    contacts = meta["crm/golden_contact_companies"]
+    assert contacts["dagster/row_count"].value == 3
+    assert contacts["link_rows"].value == 6
+    assert contacts["unresolved_from"].value == 1
+    assert contacts["unresolved_to"].value == 1
+    assert contacts["primary_set"].value == 2
+    assert contacts["skipped"].value == []
+    assert contacts["links"].value["association hubspot.contact_companies"]["rows"] == 5
+    assert meta["crm/golden_deal_contacts"]["dagster/row_count"].value == 2
+    checks = {
+        (c.asset_key.to_user_string(), c.check_name): (c.passed, c.severity)
+        for c in result.get_asset_check_evaluations()
+    }
+    assert checks[("crm/golden_deal_contacts", POINTS_AT_GOLDEN)] == (
+        True,
+        dg.AssetCheckSeverity.ERROR,
+    )
+    # 2 of 6 links unresolved is over the default 5%: a warning, not a failed run
+    assert checks[("crm/golden_contact_companies", LINKS_RESOLVED)] == (
+        False,
+        dg.AssetCheckSeverity.WARN,
+    )
+    assert checks[("crm/golden_deal_companies", LINKS_RESOLVED)] == (
+        True,
+        dg.AssetCheckSeverity.WARN,
+    )
+    warehouse = Warehouse.from_settings(settings)
+    ann = golden_of(warehouse, "contacts", "H1")
+    assert warehouse.query(
+        f"SELECT company_golden_id FROM crm.contacts_golden WHERE golden_id = '{ann}'"
+    ) == [(golden_of(warehouse, "companies", "C1"),)]
+
+
+def test_no_relations_asset_without_both_models_deduplicated(graph):
+    _, root, dedup = graph
+    only_contacts = [a for a in dedup if dg.AssetKey(["crm", "contacts_golden"]) in a.keys]
+    assert build_relations_assets(root, only_contacts, None) == []
+    assert build_relations_assets(root / "absent", dedup, None) == []
