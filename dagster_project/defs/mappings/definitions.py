@@ -16,6 +16,7 @@ from core.settings import Settings
 from dagster_project.defs.integrations.definitions import extracting_integrations
 from dagster_project.defs.mappings.dedup_assets import build_dedup_assets
 from dagster_project.defs.mappings.mapping_assets import build_mapping_asset, mapping_key
+from dagster_project.defs.mappings.relations_assets import build_relations_assets
 from dagster_project.pools import DUCKDB_WRITER_POOL
 from mappings.dedup import load_match_rules_dir
 from mappings.spec import load_mappings
@@ -45,6 +46,7 @@ def mappings_definitions(declarations: Declarations, settings: Settings) -> dg.D
     for rules in load_match_rules_dir(settings.mappings_dir / MATCH_RULES_DIR):
         if rules.source in feeding:
             assets.append(build_dedup_assets(rules, feeding[rules.source], pool))
+    assets.extend(build_relations_assets(settings.mappings_dir, assets, pool))
     jobs = []
     if assets:
         jobs.append(
