@@ -187,6 +187,88 @@ NOUNS = [
 WORDS_LOWER = [w.lower() for w in WORDS]
 DAY_MS = 86_400_000
 
+# --- contact phones ------------------------------------------------------------------------
+# As a real CRM holds them: mostly valid numbers of the contact's country, typed the ways people
+# type them (E.164, national formats with spaces, dashes, dots or parentheses, extensions), and
+# PHONE_INVALID_PER_MILLE of the present ones junk (too short, placeholders, words, an area code
+# that does not exist). Each number is (prefix, subscriber digits) with prefixes valid in
+# libphonenumber's metadata; tests/unit/test_sandbox_hubspot_phones.py holds the shares to it.
+PHONE_INVALID_PER_MILLE = 30
+PHONE_SALT = 0x50484F4E45  # "PHONE": the phone's own hash, independent of the other fields
+# country -> (calling code, [(national prefix, subscriber digits)], national trunk prefix)
+PHONE_PLANS: dict[str, tuple[str, list[tuple[str, int]], str]] = {
+    "United States": ("1", [(a, 7) for a in ("617", "857", "512", "737", "206", "425")], "1"),
+    "Canada": ("1", [(a, 7) for a in ("416", "647", "437")], "1"),
+    "Ireland": ("353", [("1", 7), ("83", 7), ("85", 7), ("87", 7)], "0"),
+    "Germany": ("49", [("30", 8), ("151", 8), ("160", 7), ("170", 7)], "0"),
+    "France": ("33", [("1", 8), ("61", 7), ("62", 7), ("78", 7)], "0"),
+    "Japan": ("81", [("3", 8), ("90", 8), ("80", 8)], "0"),
+    "Australia": ("61", [("29", 7), ("38", 7), ("40", 7), ("41", 7)], "0"),
+    "Brazil": ("55", [("119", 8), ("113", 7)], "0"),
+}
+PHONE_JUNK = (
+    "n/a",
+    "TBD",
+    "call reception",
+    "000-000-0000",
+    "12345",
+    "555-01{d2}",  # no area code
+    "+1 (099) {d3}-{d4}",  # area codes never start with 0
+    "+{cc} {d2}",  # a calling code and two digits
+    "{d4}{d4}{d4}{d4}",  # sixteen digits: no plan has them
+)
+
+
+def _digits(h: int, n: int) -> str:
+    return f"{h % 10**n:0{n}d}"
+
+
+def contact_phone(country: str, h: int) -> str:
+    """One present phone value of a contact in `country`, from the 64-bit hash h."""
+    cc, prefixes, trunk = PHONE_PLANS.get(country, PHONE_PLANS["United States"])
+    if h % 1000 < PHONE_INVALID_PER_MILLE:
+        junk = PHONE_JUNK[(h >> 10) % len(PHONE_JUNK)]
+        return junk.format(
+            d2=_digits(h >> 14, 2), d3=_digits(h >> 20, 3), d4=_digits(h >> 30, 4), cc=cc
+        )
+    prefix, length = prefixes[(h >> 10) % len(prefixes)]
+    h >>= 14
+    if cc == "1":
+        # NANP: exchange 200-999 but never N11 or 555 (555 is fictional outside 555-01XX)
+        exchange = 200 + h % 800
+        if exchange % 100 == 11 or exchange == 555:
+            exchange += 1
+        line = _digits(h >> 10, 4)
+        style = (h >> 24) % 10
+        extension = (h >> 28) % 12 == 0  # about 8% carry an extension
+        text = (
+            f"({prefix}) {exchange}-{line}",
+            f"{prefix}-{exchange}-{line}",
+            f"{prefix}.{exchange}.{line}",
+            f"{prefix}{exchange}{line}",
+            f"1-{prefix}-{exchange}-{line}",
+            f"+1 {prefix}-{exchange}-{line}",
+            f"+1 ({prefix}) {exchange}-{line}",
+            f"+1{prefix}{exchange}{line}",
+            f"+1 {prefix} {exchange} {line}",
+            f"{prefix} {exchange} {line}",
+        )[style]
+        if extension:
+            text += (" x", " ext. ", " #")[(h >> 32) % 3] + str(10 + (h >> 34) % 990)
+        return text
+    subscriber = _digits(h, length)
+    # a subscriber number never starts with 0 or 1 (those would be other services)
+    subscriber = str(2 + int(subscriber[0]) % 8) + subscriber[1:]
+    half = len(subscriber) // 2
+    style = (h >> 30) % 4
+    if style == 0:
+        return f"+{cc}{prefix}{subscriber}"  # E.164
+    if style == 1:
+        return f"+{cc} {prefix} {subscriber[:half]} {subscriber[half:]}"
+    if style == 2:
+        return f"+{cc} ({trunk}){prefix} {subscriber}"  # the trunk prefix kept in brackets
+    return f"+{cc}-{prefix}-{subscriber[:half]}-{subscriber[half:]}"
+
 
 def mix64(x: int) -> int:
     """splitmix64 finaliser: a cheap, well-spread 64-bit hash."""
@@ -304,7 +386,7 @@ class BaseRecords:
             "email": f"{first.lower()}.{last.lower()}.{rid}@{domain}",
             "phone": None
             if (h1 >> 24) % 7 == 0
-            else f"+1-{200 + h2 % 800:03d}-555-{(h2 >> 10) % 10000:04d}",
+            else contact_phone(country, mix64(h2 ^ PHONE_SALT)),
             "company": None
             if (h1 >> 28) % 9 == 0
             else f"{WORDS[(h2 >> 20) % len(WORDS)]} {NOUNS[(h2 >> 25) % len(NOUNS)]}",
