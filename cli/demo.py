@@ -186,6 +186,18 @@ def _transform_and_dedup(settings, warehouse, integration_id: str, echo: Echo) -
             f"{result.rows_filtered:,} filtered + {result.rows_deduplicated:,} deduplicated "
             f"({result.seconds:.1f}s)"
         )
+        for name, nulled in result.nulled_by_field.items():
+            if nulled:  # values conversion nulled: never silent
+                warned = result.quarantine_warnings_by_field.get(name, 0)
+                echo(
+                    f"  {name}: {nulled:,} of {result.inputs_by_field[name]:,} values invalid "
+                    f"({result.nulled_ratio(name):.1%}) -> NULL"
+                    + (
+                        f", {warned:,} recorded as warnings in {result.quarantine_table}"
+                        if warned
+                        else ""
+                    )
+                )
     dedup = DedupEngine(warehouse)
     for rules in load_match_rules_dir(settings.mappings_dir / "match_rules"):
         result = dedup.run(rules)
