@@ -15,6 +15,7 @@ import click
 from pydantic import ValidationError
 
 from cli.demo import demo
+from cli.golden import golden
 from cli.integrations import audit, integrations, secrets
 from cli.mappings import mappings
 from cli.sandbox import sandbox
@@ -35,6 +36,7 @@ def main() -> None:
 
 for command in (integrations, secrets, audit, sync, warehouse, webhooks, mappings, sandbox, demo):
     main.add_command(command)
+main.add_command(golden)
 
 
 if __name__ == "__main__":
