@@ -525,6 +525,10 @@ class Inbox:
         sql = self._backend.sql
         where = "provider = ? AND integration_id = ? AND object_type = ? AND object_id IN "
         touched = 0
+        sqlite = self._backend.name == "sqlite"
+        if sqlite:  # overwrite deleted content in the file instead of leaving it in free pages
+            self._ensure_schema()
+            self._connection().execute("PRAGMA secure_delete = ON")
         with self._transaction(write=True) as conn:
             for start in range(0, len(ids), _ID_CHUNK):
                 chunk = ids[start : start + _ID_CHUNK]
@@ -545,6 +549,8 @@ class Inbox:
                 touched += conn.execute(
                     sql(f"DELETE FROM webhook_events WHERE {where}{marks}"), params
                 ).rowcount
+        if sqlite and touched:  # and out of the write-ahead log
+            self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return touched
 
 

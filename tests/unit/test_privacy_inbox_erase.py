@@ -34,3 +34,20 @@ def test_erase_objects_removes_events_and_dead_letters_about_those_objects_only(
         "processed",
     )
     assert remaining["3"].object_id == "7" and remaining["4"].object_id == "7"
+
+
+def test_erased_payloads_leave_no_bytes_in_the_sqlite_files(tmp_path):
+    from inbox import Inbox
+
+    inbox = Inbox(f"sqlite:///{tmp_path / 'inbox.sqlite'}")
+    inbox.append(
+        [event(str(n), object_id="7", payload=b'{"email":"ann@example.com"}') for n in range(3)]
+    )
+    inbox.append([event("9", object_id="8")])
+    files = lambda: b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())  # noqa: E731
+    assert b"ann@example.com" in files()
+
+    assert inbox.erase_objects("hubspot", "acme", "contacts", ["7"]) == 3
+
+    assert b"ann@example.com" not in files()
+    inbox.close()
