@@ -215,7 +215,7 @@ PHONE_JUNK = (
     "555-01{d2}",  # no area code
     "+1 (099) {d3}-{d4}",  # area codes never start with 0
     "+{cc} {d2}",  # a calling code and two digits
-    "{d4}{d4}{d4}{d4}",  # sixteen digits: no plan has them
+    "617555{d4}{d3}{d3}",  # sixteen digits (two numbers in one field): no plan has them
 )
 
 
