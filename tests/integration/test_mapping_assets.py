@@ -198,7 +198,7 @@ def test_shipped_mappings_and_match_rules_from_a_sandbox_sync_in_one_run(
         assert crosswalk == mapped["rows_out"].value > 0
         assert 0 < meta[f"crm/{model}_golden"]["dagster/row_count"].value <= crosswalk
     checks = checks_by_asset(result)
-    assert len(checks) == 3 * 3 + 3 * 5 + 3 * 2  # mapping, dedup and raw-asset checks
+    assert len(checks) == 3 * 3 + 3 * 5 + 3 * 2 + 3 * 2  # mapping, dedup, raw, relation checks
     assert all(checks.values()), {k: v for k, v in checks.items() if not v}
     # the sandbox's phones are realistic: a few per cent invalid, each a quarantine warning
     contacts = meta["mappings/e2e_portal/hubspot_contacts"]
