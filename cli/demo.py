@@ -206,6 +206,27 @@ def _transform_and_dedup(settings, warehouse, integration_id: str, echo: Echo) -
             f"in {result.golden_table} ({result.multi_record_clusters:,} merged clusters), "
             f"{result.crosswalk_rows:,} crosswalk rows"
         )
+    _relate(settings, warehouse, echo)
+
+
+def _relate(settings, warehouse, echo: Echo) -> None:
+    """Golden records' relations (contact -> company, deal -> company and contacts)."""
+    from mappings.dedup import load_match_rules_dir
+    from mappings.dedup.relation_rules import load_relations_dir
+    from mappings.dedup.relations import RelationsEngine
+
+    models = load_match_rules_dir(settings.mappings_dir / "match_rules")
+    relations = load_relations_dir(settings.mappings_dir / "relations", models)
+    for r in RelationsEngine(warehouse).run(relations, models).relations:
+        primary = (
+            f", {r.primary_set:,} with {r.from_golden_table}.{r.primary_column}"
+            if r.primary_column
+            else ""
+        )
+        echo(
+            f"relation {r.name}: {r.link_rows:,} links -> {r.rows:,} golden pairs in {r.table} "
+            f"({r.unresolved:,} unresolved){primary}"
+        )
 
 
 @click.command()

@@ -52,6 +52,7 @@ def test_demo_runs_end_to_end_and_prints_what_it_loaded(tmp_path, monkeypatch):
     assert in_warehouse["raw_hubspot_demo_hubspot.contacts"] == 300
     assert in_warehouse["raw_hubspot_demo_hubspot.deal_contacts"] > 0
     assert (tmp_path / "data" / "warehouse.duckdb").exists()
+    assert "relation contact_companies: " in text  # golden contacts know their company
 
     # The demo's syncs are materializations on the DAGSTER_HOME instance the UI reads.
     instance = dg.DagsterInstance.get()
