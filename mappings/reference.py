@@ -41,6 +41,8 @@ from mappings.types import FAILED, DataType, can_convert, category_of, convert, 
 @dataclass
 class ReferenceResult:
     rows: list[dict[str, Any]]
+    # the quarantine table's rows: rejected rows (severity reject; rows_quarantined counts
+    # these) and on_error: warn values of rows that are out (severity warn, field, value)
     quarantined: list[dict[str, Any]]
     rows_in: int = 0
     rows_out: int = 0
