@@ -181,3 +181,126 @@ def test_relations_need_the_dedup_outputs(warehouse, tmp_path):
 
     with pytest.raises(RelationError, match=r"crm.contacts_crosswalk does not exist"):
         RelationsEngine(warehouse).run(relations, models)
+
+
+def test_links_resolve_within_their_own_integration(crm):
+    """Two HubSpot portals reuse record ids: portal B's contact H1 -> C1 is not portal A's."""
+    warehouse, models, relations = crm
+    lineage = (
+        "'hubspot', 'portal-b', '{id}', TIMESTAMPTZ '2024-01-09 00:00:00+00', 'test', "
+        "TIMESTAMPTZ '2024-02-01 00:00:00+00'"
+    )
+    warehouse.execute(
+        [
+            (sql, None)
+            for sql in (
+                "INSERT INTO crm.contacts VALUES ('zed@other.net', 'Zed', 'Z', 'Zed Z', NULL, "
+                + lineage.format(id="H1")
+                + ")",
+                "INSERT INTO crm.companies VALUES ('Other', 'other.net', "
+                + lineage.format(id="C1")
+                + ")",
+                "CREATE SCHEMA IF NOT EXISTS raw_hubspot_portal_b",
+                "CREATE TABLE raw_hubspot_portal_b.contact_companies (contact_id TEXT, "
+                "company_id TEXT, association_type TEXT)",
+                "INSERT INTO raw_hubspot_portal_b.contact_companies VALUES "
+                "('H1', 'C1', 'contact_to_company')",
+            )
+        ]
+    )
+    for rules in models:
+        DedupEngine(warehouse).run(rules)
+
+    result = RelationsEngine(warehouse).run(relations, models).by_name("contact_companies")
+
+    ids = {
+        (integration, sid): str(gid)
+        for gid, integration, sid in warehouse.query(
+            "SELECT golden_id, _source_integration, _source_id FROM crm.companies_crosswalk"
+        )
+    }
+    zed, ann = (
+        str(
+            warehouse.query(
+                "SELECT golden_id FROM crm.contacts_crosswalk WHERE _source_integration = "
+                f"'{integration}' AND _source_id = 'H1'"
+            )[0][0]
+        )
+        for integration in ("portal-b", "portal-a")
+    )
+    assert primary(warehouse, "contacts", zed) == ids[("portal-b", "C1")]
+    assert primary(warehouse, "contacts", ann) == ids[("portal-a", "C1")]
+    assert ids[("portal-b", "C1")] != ids[("portal-a", "C1")]
+    assert result.links[0].tables == 2  # one association table per portal
+
+
+def test_a_canonical_link_table_with_a_boolean_primary(crm):
+    warehouse, models, _ = crm
+    warehouse.execute(
+        [
+            (sql, None)
+            for sql in (
+                "INSERT INTO crm.deals VALUES ('SF deal', NULL, 'salesforce', 'sf-org', '006X', "
+                "TIMESTAMPTZ '2024-01-05 00:00:00+00', 'test', TIMESTAMPTZ '2024-02-01 00:00:00+00')",
+                "CREATE TABLE crm.opportunity_contact_roles (_source TEXT, _source_integration "
+                "TEXT, opportunity_id TEXT, contact_id TEXT, is_primary BOOLEAN)",
+                "INSERT INTO crm.opportunity_contact_roles VALUES "
+                "('salesforce', 'sf-org', '006X', 'S1', TRUE), "
+                "('salesforce', 'sf-org', '006X', 'S404', FALSE)",
+            )
+        ]
+    )
+    DedupEngine(warehouse).run(next(m for m in models if m.model == "deals"))
+    roles = parse_relation(
+        "name: deal_roles\nfrom: {model: deals, column: deal_golden_id}\n"
+        "to: {model: contacts, column: contact_golden_id}\n"
+        "primary_column: primary_contact_golden_id\n"
+        "links:\n  - {type: link_table, table: crm.opportunity_contact_roles, "
+        "from_id: opportunity_id, to_id: contact_id, primary: {column: is_primary}}\n"
+    )
+
+    result = RelationsEngine(warehouse).run([roles], models).by_name("deal_roles")
+
+    deal, ann = golden_of(warehouse, "deals", "006X"), golden_of(warehouse, "contacts", "S1")
+    assert warehouse.query(
+        "SELECT deal_golden_id, contact_golden_id, is_primary, primary_links "
+        "FROM crm.golden_deal_roles"
+    ) == [(deal, ann, True, 1)]
+    assert warehouse.query(
+        f"SELECT primary_contact_golden_id FROM crm.deals_golden WHERE golden_id = '{deal}'"
+    ) == [(ann,)]
+    assert (result.link_rows, result.unresolved_to) == (2, 1)
+
+
+def test_a_relation_within_one_model_leaves_out_links_inside_one_golden_record(crm):
+    """A company's parent: Acme's two source records pointing at each other are no relation."""
+    warehouse, models, _ = crm
+    warehouse.execute(
+        [
+            ("ALTER TABLE crm.companies ADD COLUMN parent_id TEXT", None),
+            ("UPDATE crm.companies SET parent_id = 'C1' WHERE _source_id IN ('C1', 'C2')", None),
+        ]
+    )
+    DedupEngine(warehouse).run(next(m for m in models if m.model == "companies"))
+    parents = parse_relation(
+        "name: company_parents\nfrom: {model: companies, column: company_golden_id}\n"
+        "to: {model: companies, column: parent_golden_id}\n"
+        "primary_column: parent_golden_id\n"
+        "links:\n  - {type: lookup, column: parent_id}\n"
+    )
+
+    result = RelationsEngine(warehouse).run([parents], models).by_name("company_parents")
+
+    acme, globex = golden_of(warehouse, "companies", "C1"), golden_of(warehouse, "companies", "C2")
+    assert warehouse.query(
+        "SELECT company_golden_id, parent_golden_id FROM crm.golden_company_parents"
+    ) == [(globex, acme)]
+    assert (result.link_rows, result.self_links, result.unresolved) == (2, 1, 0)
+    assert primary_of(warehouse, acme) is None
+    assert primary_of(warehouse, globex) == acme
+
+
+def primary_of(warehouse: Warehouse, company: str) -> str | None:
+    return warehouse.query(
+        f"SELECT parent_golden_id FROM crm.companies_golden WHERE golden_id = '{company}'"
+    )[0][0]
