@@ -25,6 +25,7 @@ from core.settings import Settings, get_settings
 from destinations.ops_log import record_sync_run
 from destinations.warehouse import Warehouse, dataset_name
 from pipelines.models import Integration
+from privacy.tombstones import purge_erased_records
 from sources.common.hosts import request_guard
 from sources.common.http import RetryPolicy
 from sources.provider import (
@@ -206,6 +207,7 @@ class SyncRunner:
                 self._finish_pending(pipeline, result)
                 source = provider.source(client, source_request)
                 info = pipeline.run(source, loader_file_format=self.warehouse.loader_file_format)
+                purge_erased_records(self.warehouse, provider, integration.id, pipeline)
             result.load_ids = [*result.resumed_load_ids, *info.loads_ids]
             result.step_seconds = {
                 step.step: round((step.finished_at - step.started_at).total_seconds(), 3)
