@@ -18,6 +18,7 @@ from cli.demo import demo
 from cli.golden import golden
 from cli.integrations import audit, integrations, secrets
 from cli.mappings import mappings
+from cli.privacy import privacy
 from cli.sandbox import sandbox
 from cli.sync import sync
 from cli.warehouse import warehouse
@@ -37,6 +38,7 @@ def main() -> None:
 for command in (integrations, secrets, audit, sync, warehouse, webhooks, mappings, sandbox, demo):
     main.add_command(command)
 main.add_command(golden)
+main.add_command(privacy)
 
 
 if __name__ == "__main__":
