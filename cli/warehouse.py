@@ -44,9 +44,15 @@ def warehouse() -> None:
     help="How result rows are printed.",
 )
 @click.option("--max-rows", default=1000, show_default=True, help="Rows printed per result.")
-def shell(sql: str | None, fmt: str, max_rows: int) -> None:
+@click.option(
+    "--analyst",
+    is_flag=True,
+    help="Only the analyst tables (crm_analyst): DuckDB opens the separate analyst file, "
+    "Postgres sets the analyst role (docs/privacy.md).",
+)
+def shell(sql: str | None, fmt: str, max_rows: int, analyst: bool) -> None:
     """Read-only SQL on the warehouse: `-c SQL` once, piped statements, or a prompt."""
-    session = WarehouseSession.open()
+    session = WarehouseSession.open(analyst=analyst)
     try:
         if sql is not None:
             session.run_script(sql, fmt, max_rows, sys.stdout)
@@ -67,10 +73,25 @@ class WarehouseSession:
         self.where = where
 
     @classmethod
-    def open(cls) -> WarehouseSession:
+    def open(cls, analyst: bool = False) -> WarehouseSession:
         settings = get_settings()
         if settings.WAREHOUSE == "postgres":
-            return cls._postgres(settings.WAREHOUSE_POSTGRES_URL)
+            session = cls._postgres(settings.WAREHOUSE_POSTGRES_URL)
+            if analyst:  # what the role sees; analysts' own logins are what enforces it
+                from privacy.views import ANALYST_ROLE
+
+                session.conn.execute(f"SET ROLE {ANALYST_ROLE}")
+            return session
+        if analyst:
+            from destinations.warehouse import Warehouse
+            from privacy.views import analyst_duckdb_path
+
+            path = analyst_duckdb_path(Warehouse("duckdb", duckdb_path=settings.duckdb_path))
+            if not path.exists():
+                raise click.ClickException(
+                    f"no analyst file at {path} yet: run `platform privacy refresh-views`"
+                )
+            return cls._duckdb(str(path))
         return cls._duckdb(str(settings.duckdb_path))
 
     @classmethod
