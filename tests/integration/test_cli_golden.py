@@ -17,17 +17,22 @@ from mappings.dedup.relations import RelationsEngine
 from tests.relations_support import golden_of, mappings_dir, seed
 
 
-@pytest.fixture
-def crm(data_dir, tmp_path):
-    """A deduplicated, related DuckDB warehouse and the environment the CLI reads it with."""
+@pytest.fixture(params=["duckdb", "postgres"])
+def crm(request, data_dir, tmp_path):
+    """A deduplicated, related warehouse and the environment the CLI reads it with."""
     root = mappings_dir(tmp_path)
-    warehouse = Warehouse("duckdb", duckdb_path=data_dir / "warehouse.duckdb")
+    env = {"DATA_DIR": str(data_dir), "MAPPINGS_DIR": str(root), "WAREHOUSE": request.param}
+    if request.param == "duckdb":
+        warehouse = Warehouse("duckdb", duckdb_path=data_dir / "warehouse.duckdb")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        warehouse = Warehouse("postgres", postgres_url=url)
+        env["WAREHOUSE_POSTGRES_URL"] = url
     seed(warehouse)
     models = load_match_rules_dir(root / "match_rules")
     for rules in models:
         DedupEngine(warehouse).run(rules)
     RelationsEngine(warehouse).run(load_relations_dir(root / "relations", models), models)
-    env = {"DATA_DIR": str(data_dir), "MAPPINGS_DIR": str(root), "WAREHOUSE": "duckdb"}
     return warehouse, env
 
 
@@ -80,7 +85,7 @@ def test_json_page_shows_match_weights_when_the_crosswalk_has_them(crm):
         [
             # the probabilistic engine writes it; an exact-rules-only crosswalk may lack it
             (
-                "ALTER TABLE crm.contacts_crosswalk ADD COLUMN IF NOT EXISTS match_weight DOUBLE",
+                "ALTER TABLE crm.contacts_crosswalk ADD COLUMN IF NOT EXISTS match_weight DOUBLE PRECISION",
                 None,
             ),
             (
