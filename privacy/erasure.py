@@ -87,6 +87,7 @@ class ErasureReport:
     artefact_files: list[str] = field(default_factory=list)
     artefact_rows: int = 0
     inbox_events: int = 0
+    cleared: dict[str, int] = field(default_factory=dict)  # table.column -> ids set NULL
     analyst_tables: dict[str, int] = field(default_factory=dict)
     compacted: bool = False
 
@@ -434,7 +435,7 @@ class Erasure:
             if not conn.table_exists(table):
                 continue
             for r in report.records:
-                if r.target is None or not table.startswith(r.target):
+                if r.target is None or table not in (r.target, f"{r.target}_quarantine"):
                     continue
                 _delete(conn, table, member, list(r.member), rows, dry_run)
         for model in self.rules:
@@ -449,6 +450,41 @@ class Erasure:
             ):
                 if conn.table_exists(table):
                     _delete(conn, table, where, params, rows, dry_run)
+        self._relations(conn, report, dry_run)
+
+    def _relations(self, conn: PrivacyConnection, report: ErasureReport, dry_run: bool) -> None:
+        """Golden ids of the person held by other tables (golden relations): a bridge row
+        (`crm.golden_deal_contacts`) is deleted; a primary column of another model's golden
+        table (`company_golden_id`-style) is set to NULL, the row stays."""
+        ids = sorted({i for found in report.golden_ids.values() for i in found})
+        if not ids:
+            return
+        marks = ", ".join("?" for _ in ids)
+        goldens = {m.golden for m in self.rules}
+        handled = goldens | {m.crosswalk for m in self.rules} | {m.merges for m in self.rules}
+        for schema in sorted({g.split(".", 1)[0] for g in goldens}):
+            for _, name in sorted(conn.tables(schema)):
+                table = f"{schema}.{name}"
+                columns = [c for c in conn.columns(table) if c.endswith("_golden_id")]
+                if not columns or (table in handled and table not in goldens):
+                    continue
+                if table not in goldens:
+                    where = " OR ".join(f'"{c}" IN ({marks})' for c in columns)
+                    _delete(conn, table, where, ids * len(columns), report.rows, dry_run)
+                    continue
+                for column in columns:
+                    count = int(
+                        conn.rows(
+                            f'SELECT COUNT(*) FROM {table} WHERE "{column}" IN ({marks})', ids
+                        )[0][0]
+                    )
+                    if count and not dry_run:
+                        conn.execute(
+                            f'UPDATE {table} SET "{column}" = NULL WHERE "{column}" IN ({marks})',
+                            ids,
+                        )
+                    if count:
+                        report.cleared[f"{table}.{column}"] = count
 
     def _artefacts(self, report: ErasureReport, dry_run: bool) -> None:
         grouped: dict[tuple[str, str], dict[str, set[str]]] = {}

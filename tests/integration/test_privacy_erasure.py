@@ -93,6 +93,16 @@ def world(platform, monkeypatch, mappings_dir):
     specs = load_mappings(mappings_dir)
     rules = [load_match_rules(mappings_dir / "match_rules" / "contacts.yaml")]
     refresh(platform, specs, rules)
+    # a golden relation naming the person (as the relations engine writes it)
+    platform.warehouse.execute(
+        [
+            (
+                "CREATE TABLE crm.golden_deal_contacts AS SELECT 'deal-1' AS deal_golden_id, "
+                "golden_id AS contact_golden_id FROM crm.contacts_golden",
+                None,
+            )
+        ]
+    )
     return platform, specs, rules, str(person_id), email, str(twin), inbox
 
 
@@ -215,6 +225,10 @@ def test_erase_by_email_removes_the_person_everywhere_and_a_second_sync_keeps_th
     report = erasure(platform, specs, rules, inbox).erase(email=email, actor="dpo@example.com")
 
     assert {r.source_id for r in report.records} == ids
+    assert platform.query(
+        f"SELECT COUNT(*) FROM crm.golden_deal_contacts WHERE contact_golden_id = '{golden[0][0]}'"
+    ) == [(0,)]
+    assert report.rows["crm.golden_deal_contacts"] == 1
     assert holding(platform, ids, email) == []
     assert holding(platform, ids, TWIN_EMAIL) == []
     assert analyst_rows_of(platform, ids) == 0
