@@ -148,7 +148,7 @@ class _Run:
             canonical = (
                 {c for c, _ in s.columns(src.source)} if s.table_exists(src.source) else set()
             )
-            if relation.primary_column in canonical:
+            if relation.primary_column in canonical - set(src.exclude_fields):
                 raise RelationError(
                     f"relation {relation.name}: primary_column {relation.primary_column!r} is "
                     f"a column of {src.source}, so {src.golden} already carries it",

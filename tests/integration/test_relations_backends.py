@@ -171,6 +171,17 @@ def test_a_primary_column_the_canonical_table_owns_is_refused(crm):
 
     with pytest.raises(RelationError, match=r"full_name.*crm.contacts"):
         RelationsEngine(warehouse).run([clash], models)
+    # a canonical column the match rules exclude is not in the golden table: free to use
+    excluded = parse_relation(
+        "name: excluded\nfrom: {model: contacts, column: contact_golden_id}\n"
+        "to: {model: companies, column: company_golden_id}\nprimary_column: account_id\n"
+        "links:\n  - {type: lookup, column: account_id}\n"
+    )
+    RelationsEngine(warehouse).run([excluded], models)
+    ann = golden_of(warehouse, "contacts", "S1")
+    assert warehouse.query(
+        f"SELECT account_id FROM crm.contacts_golden WHERE golden_id = '{ann}'"
+    ) == [(golden_of(warehouse, "companies", "001A"),)]
 
 
 def test_relations_need_the_dedup_outputs(warehouse, tmp_path):
