@@ -49,7 +49,7 @@ from privacy.tombstones import (
     insert,
     row_filters,
 )
-from privacy.views import AnalystViews
+from privacy.views import ANALYST_ROLE, AnalystViews
 
 MATCH_RULES_DIR = "match_rules"
 
@@ -113,6 +113,7 @@ class Erasure:
         inbox: Any = None,
         audit: Any = None,
         providers: Any = None,
+        analyst_role: str = ANALYST_ROLE,
     ) -> None:
         self.settings = settings
         self.warehouse = warehouse or Warehouse.from_settings(settings)
@@ -125,6 +126,7 @@ class Erasure:
         self._integrations = integrations
         self._inbox = inbox
         self._audit = audit
+        self.analyst_role = analyst_role
         if providers is None:
             from sources.provider import providers as registered
 
@@ -385,9 +387,9 @@ class Erasure:
                                 for r in records
                             ],
                         )
-                    views = AnalystViews(self.warehouse, self.salt).refresh_on(
-                        conn, self.specs, self.rules
-                    )
+                    views = AnalystViews(
+                        self.warehouse, self.salt, role=self.analyst_role
+                    ).refresh_on(conn, self.specs, self.rules)
                     report.analyst_tables = views.tables
                     if compact and conn.dialect == "postgres":
                         for table in report.rows:

@@ -6,6 +6,8 @@ address is a clear error and changes nothing."""
 
 from __future__ import annotations
 
+import gzip
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -32,6 +34,7 @@ survivorship: {default: most_recent}
 """
 TWIN_EMAIL = "erin.twin@private.example"
 SALT = "privacy-test-salt"
+ROLE = f"analyst_{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture
@@ -45,10 +48,27 @@ def mappings_dir(tmp_path) -> Path:
     return root
 
 
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request):
+    if request.param == "duckdb":
+        yield {}
+        return
+    url = request.getfixturevalue("postgres_url")
+    yield {"WAREHOUSE": "postgres", "WAREHOUSE_POSTGRES_URL": url}
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as admin:  # the role is cluster-wide
+        if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [ROLE]).fetchone():
+            admin.execute(f"DROP OWNED BY {ROLE}")
+            admin.execute(f"DROP ROLE {ROLE}")
+
+
 @pytest.fixture
-def world(platform, monkeypatch, mappings_dir):
+def world(platform, monkeypatch, mappings_dir, backend):
     monkeypatch.setenv("SECRET_KEY", SALT)
-    platform.settings = platform.settings.model_copy(update={"SECRET_KEY": SecretStr(SALT)})
+    platform.settings = platform.settings.model_copy(
+        update={"SECRET_KEY": SecretStr(SALT), **backend}
+    )
     platform.sandbox.reset(contacts=80, companies=12, deals=30)
     platform.sync(full_refresh=True)
     ds = platform.dataset
@@ -112,11 +132,11 @@ def refresh(platform, specs, rules):
         engine.run(spec, integration_id=platform.integration_id)
     for model in rules:
         DedupEngine(platform.warehouse).run(model)
-    AnalystViews(platform.warehouse, SALT).refresh(specs, rules)
+    AnalystViews(platform.warehouse, SALT, role=ROLE).refresh(specs, rules)
 
 
 def erasure(platform, specs, rules, inbox):
-    return Erasure(platform.settings, specs=specs, rules=rules, inbox=inbox)
+    return Erasure(platform.settings, specs=specs, rules=rules, inbox=inbox, analyst_role=ROLE)
 
 
 def counts(platform) -> dict[str, int]:
@@ -124,7 +144,8 @@ def counts(platform) -> dict[str, int]:
     try:
         tables = conn.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_type = 'BASE TABLE'"
+            "WHERE table_type = 'BASE TABLE' "
+            "AND table_schema NOT IN ('pg_catalog', 'information_schema')"
         ).fetchall()
         return {
             f"{s}.{t}": conn.execute(f'SELECT COUNT(*) FROM "{s}"."{t}"').fetchone()[0]
@@ -137,39 +158,36 @@ def counts(platform) -> dict[str, int]:
 def holding(platform, ids: set[str], email: str) -> list[str]:
     """Every warehouse table that still holds one of the ids (as a record id, an association
     or a crosswalk member) or the address anywhere in a row."""
+    pg = platform.warehouse.kind == "postgres"
+    m = "%s" if pg else "?"
     found = []
     conn = platform.warehouse.connect_readonly()
     try:
         for schema, table in conn.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema NOT LIKE '%_dlt%' AND table_name NOT LIKE '_dlt%' "
-            "AND table_schema <> 'platform_privacy'"
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema', 'platform_privacy') "
+            "AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\'"
         ).fetchall():
             columns = [
                 r[0]
                 for r in conn.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
-                    "AND table_name = ?",
+                    "SELECT column_name FROM information_schema.columns "
+                    f"WHERE table_schema = {m} AND table_name = {m}",
                     [schema, table],
                 ).fetchall()
             ]
-            id_columns = [
-                c for c in columns if c in ("id", "contact_id", "_source_id", "source_id")
+            keyed = [c for c in columns if c in ("id", "contact_id", "_source_id", "source_id")]
+            if table != "contacts" and "contact" not in table and "crm" not in schema:
+                keyed = []
+            clauses = [
+                f'CAST("{c}" AS VARCHAR) = ANY({m})' if pg else f'CAST("{c}" AS VARCHAR) IN {m}'
+                for c in keyed
             ]
-            clauses = [f'CAST("{c}" AS VARCHAR) IN ?' for c in id_columns]
-            row_text = " || '|' || ".join(
-                f"COALESCE(CAST(\"{c}\" AS VARCHAR), '')" for c in columns
-            )
-            clauses.append(f"strpos(lower({row_text}), ?) > 0")
-            params = [sorted(ids)] * len(id_columns) + [email.lower()]
+            text = " || '|' || ".join(f"COALESCE(CAST(\"{c}\" AS VARCHAR), '')" for c in columns)
+            clauses.append(f"strpos(lower({text}), {m}) > 0")
+            params = [sorted(ids)] * len(keyed) + [email.lower()]
             sql = f'SELECT COUNT(*) FROM "{schema}"."{table}" WHERE ' + " OR ".join(clauses)
-            if table == "contacts" or "contact" in table or "crm" in schema:
-                if conn.execute(sql, params).fetchone()[0]:
-                    found.append(f"{schema}.{table}")
-            elif conn.execute(
-                f'SELECT COUNT(*) FROM "{schema}"."{table}" WHERE strpos(lower({row_text}), ?) > 0',
-                [email.lower()],
-            ).fetchone()[0]:
+            if conn.execute(sql, params).fetchone()[0]:
                 found.append(f"{schema}.{table}")
     finally:
         conn.close()
@@ -180,19 +198,28 @@ def files_holding(root: Path, needles: list[str]) -> list[str]:
     hits = []
     for path in root.rglob("*"):
         if path.is_file():
-            body = path.read_bytes().lower()
+            body = path.read_bytes()
+            if body[:2] == b"\x1f\x8b":  # gzipped job files (CSV for Postgres)
+                body = gzip.decompress(body)
+            body = body.lower()
             if any(n.lower().encode() in body for n in needles):
                 hits.append(str(path.relative_to(root)))
     return hits
 
 
 def analyst_rows_of(platform, ids: set[str]) -> int:
-    """Rows of the analyst tables (the separate DuckDB file) that belong to the ids."""
-    conn = duckdb.connect(str(analyst_duckdb_path(platform.warehouse)), read_only=True)
+    """Rows of the analyst tables (DuckDB: the separate file) that belong to the ids."""
+    pg = platform.warehouse.kind == "postgres"
+    if pg:
+        conn = platform.warehouse.connect_readonly()
+    else:
+        conn = duckdb.connect(str(analyst_duckdb_path(platform.warehouse)), read_only=True)
+    clause = "= ANY(%s)" if pg else "IN ?"
     try:
         return sum(
             conn.execute(
-                f"SELECT COUNT(*) FROM crm_analyst.{table} WHERE CAST(_source_id AS VARCHAR) IN ?",
+                f"SELECT COUNT(*) FROM crm_analyst.{table} "
+                f"WHERE CAST(_source_id AS VARCHAR) {clause}",
                 [sorted(ids)],
             ).fetchone()[0]
             for table in ("contacts", "contacts_crosswalk")
@@ -274,6 +301,7 @@ def test_unknown_email_is_a_clear_error_and_changes_nothing(world):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", ["duckdb"], indirect=True)  # API cases cover Postgres
 def test_cli_erase_dry_run_lists_and_erase_by_golden_id(world, mappings_dir):
     from cli.main import main
 
