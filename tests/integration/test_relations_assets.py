@@ -69,6 +69,12 @@ def test_relations_asset_writes_bridges_with_counts_and_checks(graph):
     assert contacts["skipped"].value == []
     assert contacts["links"].value["association hubspot.contact_companies"]["rows"] == 5
     assert meta["crm/golden_deal_contacts"]["dagster/row_count"].value == 2
+    lineage = contacts["dagster/column_lineage"].value.deps_by_column
+    assert lineage["company_golden_id"] == [
+        dg.TableColumnDep(
+            asset_key=dg.AssetKey(["crm", "companies_crosswalk"]), column_name="golden_id"
+        )
+    ]
     checks = {
         (c.asset_key.to_user_string(), c.check_name): (c.passed, c.severity)
         for c in result.get_asset_check_evaluations()

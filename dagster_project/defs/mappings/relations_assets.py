@@ -60,6 +60,20 @@ def _metadata(result: RelationResult, seconds: float) -> dict:
     }
 
 
+def _lineage(relation: Relation, by_model: dict[str, MatchRules]) -> dg.TableColumnLineage:
+    """Each golden-id column of the bridge comes from its model's crosswalk."""
+    return dg.TableColumnLineage(
+        {
+            end.column: [
+                dg.TableColumnDep(
+                    asset_key=table_key(by_model[end.model].crosswalk), column_name="golden_id"
+                )
+            ]
+            for end in (relation.from_, relation.to)
+        }
+    )
+
+
 def _checks(
     warehouse: Warehouse, relation: Relation, result: RelationResult, key: dg.AssetKey
 ) -> list[dg.AssetCheckResult]:
@@ -155,6 +169,7 @@ def build_relations_assets(
                     **_metadata(result, run.seconds),
                     "dagster/row_count": result.rows,
                     "dagster/column_schema": table_schema(warehouse, relation.bridge),
+                    "dagster/column_lineage": _lineage(relation, by_model),
                 },
             )
             yield from _checks(warehouse, relation, result, key)
