@@ -97,7 +97,8 @@ class PostgresBackend:
             f"postgresql://{info.get('host', '')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
         )
 
-    def connect(self) -> psycopg.Connection:
+    def connect(self, *, shared: bool = False) -> psycopg.Connection:
+        """A connection (psycopg's are thread-safe, so `shared` changes nothing here)."""
         return psycopg.connect(self.url, autocommit=False, connect_timeout=CONNECT_TIMEOUT_S)
 
     def sql(self, text: str) -> str:

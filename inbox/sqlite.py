@@ -123,13 +123,16 @@ class SQLiteBackend:
     def describe(self) -> str:
         return f"sqlite:///{self.path}"
 
-    def connect(self) -> _LockingConnection:
+    def connect(self, *, shared: bool = False) -> _LockingConnection:
+        """A connection; `shared` lets several threads use it in turn (the caller serializes
+        them: the inbox's appends, whose group commit has one leader at a time)."""
         private_sqlite(self.path)  # 0600 (and its -wal/-shm with it): payloads are private
         conn = sqlite3.connect(
             self.path,
             timeout=self.busy_timeout_ms / 1000,
             isolation_level=None,
             factory=_LockingConnection,
+            check_same_thread=not shared,
         )
         try:
             conn.writer_lock = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)

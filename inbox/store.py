@@ -15,7 +15,6 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +36,7 @@ log = logging.getLogger(__name__)
 MAX_REASON_CHARS = 2_000
 _INHERITED: list[Any] = []  # connections inherited across a fork, deliberately left open
 _ID_CHUNK = 500
+_INSERT_CHUNK = 500  # rows per INSERT: 11 parameters each, far below SQLite's 32,766
 
 EVENT_COLUMNS = (
     "provider, integration_id, delivery_id, event_type, object_type, object_id, payload, "
@@ -45,10 +45,13 @@ EVENT_COLUMNS = (
 STORED_COLUMNS = f"{EVENT_COLUMNS}, id, status, attempts, next_attempt_at, last_error, run_key"
 DEAD_COLUMNS = f"{EVENT_COLUMNS}, event_id, reason, attempts, dead_at"
 
-INSERT_EVENT = (
-    f"INSERT INTO webhook_events ({EVENT_COLUMNS}, status, attempts, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?) "
-    "ON CONFLICT (provider, integration_id, delivery_id) DO NOTHING"
+INSERT_EVENTS = (
+    f"INSERT INTO webhook_events ({EVENT_COLUMNS}, status, attempts, updated_at) VALUES "
+)
+INSERT_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)"
+INSERT_CONFLICT = (
+    " ON CONFLICT (provider, integration_id, delivery_id) DO NOTHING "
+    "RETURNING provider, integration_id, delivery_id"
 )
 # Pending rows past the cursor, plus rows due now whatever their id (failed rows whose retry is
 # due, replayed rows): their ids may be behind the sensor's cursor. Only rows waiting for a retry
@@ -101,6 +104,7 @@ class Inbox:
         self._schema_pid: int | None = None
         self._schema_lock = threading.Lock()
         self._group_commit: _GroupCommit | None = None
+        self._writer: tuple[int, Any] | None = None  # (pid, connection) of the appends
 
     @classmethod
     def from_settings(cls, settings: Any) -> Inbox:
@@ -139,8 +143,9 @@ class Inbox:
                 held[1].close()
 
     def close(self) -> None:
-        """Close this thread's connection (others close with their threads)."""
+        """Close this thread's connection (others close with their threads) and the appends'."""
         self._drop_connection()
+        self._drop_writer()
 
     @contextmanager
     def _transaction(self, *, write: bool, ordered: bool = False) -> Iterator[Any]:
@@ -222,20 +227,77 @@ class Inbox:
                     group = self._group_commit = _GroupCommit(self._commit_group)
         return group
 
-    def _commit_group(self, pending: list[_Pending]) -> dict[int, AppendResult]:
-        """ONE transaction for several deliveries; their results once it has committed."""
-        sql = self._backend.sql(INSERT_EVENT)
-        results: dict[int, AppendResult] = {}
-        with self._transaction(write=True, ordered=True) as conn:
+    def _commit_group(self, pending: list[_Pending]) -> list[AppendResult]:
+        """ONE transaction (one INSERT statement) for several deliveries; their results, in
+        order, once it has committed.
+
+        The rows of every delivery go into one multi-row INSERT whose RETURNING names the rows
+        it stored (a known delivery id stores nothing), so a group costs one statement however
+        many deliveries it holds. A delivery id repeated across the group counts as inserted for
+        the first delivery that carries it, a duplicate for the others.
+        """
+        rows = [row for item in pending for row in item.rows]
+        stored: set[tuple] = set()
+        conn = self._writer_connection()
+        try:
+            self._backend.begin(conn, write=True, ordered=True)
+        except self._backend.errors as exc:
+            self._drop_writer()
+            raise InboxUnavailable(f"inbox unreachable: {exc}") from exc
+        try:
             cursor = conn.cursor()
-            for index, item in enumerate(pending):
-                if len(item.rows) == 1:
-                    cursor.execute(sql, item.rows[0])
-                else:
-                    cursor.executemany(sql, item.rows)
-                inserted = cursor.rowcount
-                results[index] = AppendResult(inserted, item.events - inserted)
+            for start in range(0, len(rows), _INSERT_CHUNK):
+                chunk = rows[start : start + _INSERT_CHUNK]
+                cursor.execute(_insert_sql(self._backend, len(chunk)), _flat(chunk))
+                stored.update(cursor.fetchall())
+            self._backend.commit(conn)
+        except self._backend.errors as exc:
+            self._abandon_writer(conn)
+            raise InboxUnavailable(f"inbox could not commit: {exc}") from exc
+        except BaseException:
+            self._abandon_writer(conn)
+            raise
+        results = []
+        for item in pending:
+            inserted = 0
+            for row in item.rows:
+                key = (row[0], row[1], row[2])
+                if key in stored:
+                    stored.discard(key)  # the first delivery carrying it stored it
+                    inserted += 1
+            results.append(AppendResult(inserted, item.events - inserted))
         return results
+
+    def _writer_connection(self) -> Any:
+        """The process's one connection for appends (only the group's leader writes).
+
+        One connection rather than the leader thread's own: its page cache and prepared INSERT
+        stay warm from one group to the next, whichever thread leads."""
+        held = self._writer
+        pid = os.getpid()
+        if held is not None and held[0] == pid:
+            return held[1]
+        if held is not None:
+            _INHERITED.append(held[1])  # a parent's connection: never use or close it here
+        self._ensure_schema()
+        try:
+            conn = self._backend.connect(shared=True)
+        except self._backend.errors as exc:
+            raise InboxUnavailable(f"inbox unreachable: {exc}") from exc
+        self._writer = (pid, conn)
+        return conn
+
+    def _drop_writer(self) -> None:
+        held, self._writer = self._writer, None
+        if held is not None and held[0] == os.getpid():
+            with contextlib.suppress(Exception):  # being discarded either way
+                held[1].close()
+
+    def _abandon_writer(self, conn: Any) -> None:
+        try:
+            self._backend.rollback(conn)
+        except self._backend.errors:
+            self._drop_writer()
 
     # -- the sensor's side ------------------------------------------------------------------
 
@@ -586,30 +648,53 @@ def _rows(events: list[InboundEvent]) -> list[tuple]:
     return rows
 
 
-@dataclass(eq=False)
-class _Pending:
-    """One delivery waiting for a group commit: its rows, and what happened to them."""
+_INSERT_SQL: dict[tuple[str, int], str] = {}
 
-    rows: list[tuple]
-    events: int
-    done: threading.Event = field(default_factory=threading.Event)
-    lead: bool = False  # woken to commit the next group rather than with a result
-    result: AppendResult | None = None
-    error: BaseException | None = None
+
+def _insert_sql(backend: Any, rows: int) -> str:
+    """The multi-row INSERT for `rows` rows in the backend's placeholder style (cached)."""
+    key = (backend.name, rows)
+    sql = _INSERT_SQL.get(key)
+    if sql is None:
+        text = INSERT_EVENTS + ", ".join([INSERT_VALUES] * rows) + INSERT_CONFLICT
+        sql = _INSERT_SQL[key] = backend.sql(text)
+    return sql
+
+
+def _flat(rows: list[tuple]) -> tuple:
+    return rows[0] if len(rows) == 1 else tuple(v for row in rows for v in row)
+
+
+class _Pending:
+    """One delivery in a group commit: its rows, and what happened to them."""
+
+    __slots__ = ("rows", "events", "wake", "lead", "result", "error")
+
+    def __init__(self, rows: list[tuple], events: int) -> None:
+        self.rows = rows
+        self.events = events
+        # Held while the delivery waits in the queue; released by the thread that settles it
+        # (or hands it the lead). A bare lock: the cheapest wait-and-wake there is.
+        self.wake: Any = None
+        self.lead = False  # woken to commit the next group rather than with a result
+        self.result: AppendResult | None = None
+        self.error: BaseException | None = None
 
 
 class _GroupCommit:
     """Group commit: concurrent deliveries of one process share one transaction.
 
-    The writers' lock, BEGIN and COMMIT (and the WAL frames of a commit) are paid once per group
-    instead of once per delivery, which is what serialised the receiver's threads. The first
-    caller leads: it commits everything queued so far; callers arriving meanwhile queue, and the
-    first of them leads the next group when this one is done. A caller returns only when the
-    commit holding its rows has completed (every 2xx is still after its commit). When a group
-    fails, each of its deliveries is retried alone, so one bad delivery cannot fail the others.
+    The writers' lock, BEGIN, the INSERT and COMMIT (and the WAL frames of a commit) are paid
+    once per group instead of once per delivery, which is what serialised the receiver's
+    threads. A caller that finds nobody committing commits its own rows at once (the fast
+    path: no queue, no hand-off). Callers arriving meanwhile queue; when the commit is done,
+    the first of them is woken to lead the next group, which holds everything queued by then.
+    A caller returns only when the commit holding its rows has completed (every 2xx is still
+    after its commit). When a group fails, each of its deliveries is retried alone, so one bad
+    delivery cannot fail the others.
     """
 
-    def __init__(self, commit: Callable[[list[_Pending]], dict[int, AppendResult]]) -> None:
+    def __init__(self, commit: Callable[[list[_Pending]], list[AppendResult]]) -> None:
         self.pid = os.getpid()
         self._commit = commit
         self._lock = threading.Lock()
@@ -619,33 +704,37 @@ class _GroupCommit:
     def submit(self, rows: list[tuple], events: int) -> AppendResult:
         mine = _Pending(rows, events)
         with self._lock:
-            self._queue.append(mine)
-            lead = not self._busy
-            self._busy = True
-        if not lead:
-            mine.done.wait()
-        if lead or mine.lead:
-            self._lead()
-        if mine.error is not None:
-            raise mine.error
-        assert mine.result is not None
-        return mine.result
-
-    def _lead(self) -> None:
-        with self._lock:
-            group, self._queue = self._queue, []
-        try:
-            self._settle(group)
-        finally:
+            if self._busy:
+                mine.wake = wake = threading.Lock()
+                wake.acquire()
+                self._queue.append(mine)
+            else:
+                self._busy = True
+        if mine.wake is None:  # nobody was committing: commit alone, now
+            group = [mine]
+        else:
+            mine.wake.acquire()  # until settled, or handed the lead
+            if not mine.lead:
+                return _outcome(mine)
             with self._lock:
-                if self._queue:
-                    successor = self._queue[0]
-                    successor.lead = True
-                    successor.done.set()
-                else:
-                    self._busy = False
+                group, self._queue = self._queue, []
+        try:
+            self._settle(group, mine)
+        finally:
+            self._hand_over()
+        return _outcome(mine)
 
-    def _settle(self, group: list[_Pending]) -> None:
+    def _hand_over(self) -> None:
+        """Wake the first queued delivery to lead the next group, or mark the queue idle."""
+        with self._lock:
+            if self._queue:
+                successor = self._queue[0]
+                successor.lead = True
+                successor.wake.release()
+            else:
+                self._busy = False
+
+    def _settle(self, group: list[_Pending], leader: _Pending) -> None:
         try:
             results = self._commit(group)
         except BaseException as exc:  # noqa: BLE001 - handed to the callers it concerns
@@ -653,13 +742,21 @@ class _GroupCommit:
                 group[0].error = exc
             else:
                 for item in group:  # alone, so one bad delivery cannot fail the others
-                    self._settle([item])
+                    self._settle([item], leader)
                 return
         else:
-            for index, item in enumerate(group):
-                item.result = results[index]
+            for item, result in zip(group, results, strict=True):
+                item.result = result
         for item in group:
-            item.done.set()
+            if item is not leader:
+                item.wake.release()
+
+
+def _outcome(item: _Pending) -> AppendResult:
+    if item.error is not None:
+        raise item.error
+    assert item.result is not None
+    return item.result
 
 
 def _event_fields(row: Sequence[Any]) -> dict[str, Any]:

@@ -130,3 +130,34 @@ def test_deliveries_wait_for_another_process_holding_the_writers_lock(tmp_path):
     os.close(fd)
     worker.join(5)
     assert done == [AppendResult(1, 0)]
+
+
+def test_a_group_is_one_insert_and_the_appends_share_one_connection(tmp_path, monkeypatch):
+    """However many deliveries a group holds, it costs one INSERT statement, and every thread's
+    appends go through the process's one writer connection (warm cache, prepared statement)."""
+    inbox = Inbox(f"sqlite:///{tmp_path / 'inbox.sqlite'}")
+    inbox.create_schema()
+    statements: list[str] = []
+    opened: list[int] = []
+    real_connect = inbox._backend.connect
+
+    def connect(**kwargs):
+        conn = real_connect(**kwargs)
+        opened.append(threading.get_ident())
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(inbox._backend, "connect", connect)
+    commits = count_commits(inbox, monkeypatch, delay_s=0.05)
+    results = concurrently([lambda i=i: inbox.append([event(str(i))]) for i in range(THREADS)])
+    assert results == [AppendResult(1, 0)] * THREADS
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert len(inserts) == len(commits) < THREADS, (len(inserts), len(commits))
+    assert len(opened) == 1, opened
+
+
+def test_the_fast_path_alone_commits_at_once_and_sees_duplicates(inbox):
+    assert inbox.append([event("a"), event("b")]) == AppendResult(2, 0)
+    assert inbox.append([event("b"), event("c")]) == AppendResult(1, 1)
+    assert inbox.append([event("c"), event("c")]) == AppendResult(0, 2)
+    assert sorted(e.delivery_id for e in inbox.fetch_ready()) == ["a", "b", "c"]
