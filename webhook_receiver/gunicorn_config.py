@@ -15,6 +15,7 @@ Flags on the command line override these values.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from pathlib import Path
@@ -46,6 +47,17 @@ def on_starting(server) -> None:
     if MULTIPROC_DIR.exists():
         shutil.rmtree(MULTIPROC_DIR)
     MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def post_worker_init(worker) -> None:
+    """Move what the worker loaded at start-up out of the garbage collector's reach.
+
+    The app's imports leave ~110,000 long-lived objects (a bare Flask app: ~30,000); every
+    full collection walked them all again: 66 ms with the GIL held, so every request in the
+    worker waited that long (the p99). Frozen, a collection walks only what requests allocate.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def child_exit(server, worker) -> None:
