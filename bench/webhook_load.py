@@ -295,6 +295,48 @@ def deliver_all(
     return log
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_workers(
+    master: int, workers: int, *, settle_s: float = 0.6, timeout: float = 120.0
+) -> list[int]:
+    """Wait until `master` has `workers` children and every one has finished booting.
+
+    The master binds the port before it forks, so an open port says nothing about the workers:
+    connections made before a worker has imported the app queue in the backlog, and the first
+    worker ready accepts them all (wrk's 32 keep-alive connections then stay on that one worker
+    for the whole run while the other idles; the receiver, slower to import, suffered it more
+    than the bare app). A booting worker burns CPU; a booted one idles until a request comes,
+    so a worker is taken as ready once its CPU time has not grown for `settle_s`.
+    """
+    deadline = time.monotonic() + timeout
+    last: dict[int, tuple[float, float]] = {}  # pid -> (cpu seconds, since when unchanged)
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        pids = children_of(master)
+        settled = 0
+        for pid in pids:
+            used = cpu_seconds(pid)
+            if used is None:
+                continue
+            seen = last.get(pid)
+            if seen is None or seen[0] != used:
+                last[pid] = (used, now)
+            elif now - seen[1] >= settle_s:
+                settled += 1
+        if len(pids) == workers and settled == workers:
+            return pids
+        time.sleep(0.05)
+    raise TimeoutError(f"gunicorn {master}: {workers} booted workers not seen in {timeout}s")
+
+
 def children_of(pid: int) -> list[int]:
     """Worker pids of a gunicorn master (Linux /proc)."""
     out = []

@@ -45,6 +45,7 @@ from bench.webhook_load import (
     hubspot_deliveries,
     run_wrk,
     wait_for_port,
+    wait_for_workers,
     wrk_available,
 )
 
@@ -88,7 +89,8 @@ def start(app: str, port: int, env: dict[str, str], workers: int = 2) -> subproc
         gunicorn_command(app, port, workers, extra=SERVER_FLAGS), env=env, cwd=ROOT
     )
     wait_for_port(port)
-    time.sleep(0.5)  # let every worker boot, not just the first to bind
+    # Every worker must have booted, or the first one ready takes every connection.
+    wait_for_workers(proc.pid, workers)
     return proc
 
 

@@ -3,6 +3,9 @@ refusal is not throughput, and wrk's own error counts reach the verdict."""
 
 from __future__ import annotations
 
+import os
+import signal
+
 from bench import webhook_throughput
 from bench.webhook_load import parse_wrk
 
@@ -34,3 +37,41 @@ def test_only_2xx_answers_are_throughput_and_errors_are_counted():
     assert result.errors == 142 + 5
     assert result.in_flight == 32
     assert result.latency_ms["p99"] == 34.62
+
+
+FAKE_MASTER = """
+import os, sys, time
+for _ in range(2):
+    if os.fork() == 0:
+        end = time.monotonic() + float(sys.argv[1])  # "importing the app"
+        while time.monotonic() < end:
+            pass
+        time.sleep(60)  # booted: idle until a request comes
+        os._exit(0)
+time.sleep(60)
+"""
+
+
+def test_the_benchmark_waits_until_every_worker_has_booted():
+    """An open port is not a booted worker: the first one ready would take every connection."""
+    import subprocess
+    import sys
+    import time
+
+    from bench.webhook_load import children_of, cpu_seconds, wait_for_workers
+
+    boot_s = 1.5
+    master = subprocess.Popen([sys.executable, "-c", FAKE_MASTER, str(boot_s)])
+    try:
+        began = time.monotonic()
+        workers = wait_for_workers(master.pid, 2, settle_s=0.3, timeout=30)
+        assert time.monotonic() - began >= boot_s
+        assert sorted(workers) == sorted(children_of(master.pid))
+        used = [cpu_seconds(pid) for pid in workers]
+        time.sleep(0.3)
+        assert [cpu_seconds(pid) for pid in workers] == used  # idle: done booting
+    finally:
+        for pid in children_of(master.pid):
+            os.kill(pid, signal.SIGKILL)
+        master.kill()
+        master.wait()
