@@ -161,3 +161,16 @@ def test_model_option_narrows_the_search_and_rejects_unknown_models(crm):
     assert "searched crm.companies_golden)" in wrong.output
     assert unknown.exit_code == 2
     assert "no match rules for 'people'" in unknown.output
+
+
+def test_long_relation_lists_are_cut_and_missing_bridges_are_named(crm):
+    warehouse, env = crm
+    acme = golden_of(warehouse, "companies", "C1")
+    warehouse.execute([("DROP TABLE crm.golden_deal_companies", None)])
+
+    result = show(env, acme, "--limit", "1")
+
+    assert result.exit_code == 0, result.output
+    assert "contact_companies <- contacts (2):" in result.output
+    assert "    ... and 1 more (--limit)" in result.output
+    assert "deal_companies <- deals: crm.golden_deal_companies not built yet" in result.output
