@@ -162,3 +162,37 @@ def purge_erased_records(
             "removed erased records of %s again after the load: %s", integration_id, deleted
         )
     return deleted
+
+
+def erased_records_present(warehouse: Warehouse, specs: list) -> dict[str, int]:
+    """Tombstoned records still present, per table (raw entity tables and each mapping's
+    canonical slice): what the `no_erased_records` check requires to be empty."""
+    found: dict[str, int] = {}
+    with PrivacyConnection.open(warehouse) as conn:
+        if not conn.table_exists(TABLE):
+            return found
+        text = "VARCHAR" if conn.dialect == "duckdb" else "TEXT"
+        stones = conn.rows(f"SELECT DISTINCT source, integration_id, entity FROM {TABLE}")
+        for source, integration_id, entity in stones:
+            raw = f"{dataset_name(source, integration_id)}.{entity}"
+            if conn.table_exists(raw) and "id" in conn.columns(raw):
+                n = conn.rows(
+                    f"SELECT COUNT(*) FROM {raw} WHERE CAST(id AS {text}) IN (SELECT source_id "
+                    f"FROM {TABLE} WHERE source = ? AND integration_id = ? AND entity = ?)",
+                    [source, integration_id, entity],
+                )[0][0]
+                if n:
+                    found[raw] = found.get(raw, 0) + int(n)
+        for spec in specs:
+            if not conn.table_exists(spec.target):
+                continue
+            n = conn.rows(
+                f"SELECT COUNT(*) FROM {spec.target} t JOIN {TABLE} s ON s.source = t._source "
+                "AND s.integration_id = t._source_integration "
+                f"AND s.source_id = CAST(t._source_id AS {text}) AND s.entity = ? "
+                "WHERE t._mapping = ?",
+                [spec.source.table, spec.name],
+            )[0][0]
+            if n:
+                found[spec.target] = found.get(spec.target, 0) + int(n)
+    return found

@@ -72,7 +72,8 @@ SETUP = [
     "CREATE TABLE crm.contacts_quarantine (_source_id TEXT, record TEXT)",
     "INSERT INTO crm.contacts_quarantine VALUES ('9', '{\"email\": \"q@example.com\"}')",
     "CREATE SCHEMA platform_privacy",
-    "CREATE TABLE platform_privacy.erasure_tombstones (source_id TEXT)",
+    "CREATE TABLE platform_privacy.erasure_tombstones (source TEXT, integration_id TEXT, "
+    "entity TEXT, source_id TEXT, email_hash TEXT, request_id TEXT, erased_at TIMESTAMPTZ)",
     CANONICAL,
     "CREATE TABLE crm.contacts_golden AS SELECT 'g' || _source_id AS golden_id, email, phone, "
     "first_name, full_name, city, note FROM crm.contacts",
@@ -225,6 +226,11 @@ def test_dagster_asset_rebuilds_the_analyst_tables_downstream_of_mappings_and_de
     monkeypatch.delenv("DUCKDB_PATH", raising=False)
     conn = duckdb.connect(str(data / "warehouse.duckdb"))
     fill(conn, "?")
+    # record 1 was erased, but is back in crm.contacts (and raw): the check must fail
+    conn.execute(
+        "INSERT INTO platform_privacy.erasure_tombstones VALUES "
+        "('hubspot', 'acme', 'contacts', '1', NULL, 'r1', now())"
+    )
     conn.close()
 
     @dg.asset(key=["crm", "contacts_golden"])
@@ -253,6 +259,16 @@ def test_dagster_asset_rebuilds_the_analyst_tables_downstream_of_mappings_and_de
     }
     assert rows["crm_analyst/contacts"]["dagster/row_count"].value == 3
     assert rows["crm_analyst/contacts"]["hashed_columns"].value == "full_name"
+    (check,) = result.get_asset_check_evaluations()
+    assert (check.asset_key.to_user_string(), check.check_name) == (
+        "crm_analyst/contacts",
+        "no_erased_records",
+    )
+    assert not check.passed
+    assert check.metadata["erased_records_present"].value == {
+        "raw_hubspot_acme.contacts": 1,
+        "crm.contacts": 1,
+    }
     analyst_file = duckdb.connect(str(data / "warehouse.analyst.duckdb"), read_only=True)
     try:
         assert analyst_file.execute(

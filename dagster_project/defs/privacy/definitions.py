@@ -13,9 +13,11 @@ from dagster_project.pools import DUCKDB_WRITER_POOL
 from dagster_project.resources import PlatformResource
 from mappings.dedup import load_match_rules_dir
 from mappings.spec import load_mappings
+from privacy.tombstones import erased_records_present
 from privacy.views import ANALYST_SCHEMA, AnalystViews, analyst_tables
 
 MATCH_RULES_DIR = "match_rules"
+NO_ERASED_RECORDS = "no_erased_records"
 
 
 def analyst_key(name: str) -> dg.AssetKey:
@@ -54,9 +56,23 @@ def privacy_definitions(mappings: dg.Definitions, settings: Settings) -> dg.Defi
         for t in tables
     ]
 
+    # where erased people would reappear: the canonical tables whose mappings declare e-mails
+    personal = {s.target for s in specs if any(p.kind == "email" for p in s.pii.values())}
+    check_specs = [
+        dg.AssetCheckSpec(
+            NO_ERASED_RECORDS,
+            asset=analyst_key(t.name),
+            description=f"No tombstoned (erased) record is back in {t.source} or its raw tables.",
+        )
+        for t in tables
+        if t.source in personal
+    ]
+    checked = {analyst_key(t.name): t.source for t in tables if t.source in personal}
+
     @dg.multi_asset(
         name="crm_analyst_tables",
         specs=asset_specs,
+        check_specs=check_specs,
         pool=DUCKDB_WRITER_POOL if duckdb else None,
     )
     def _analyst_tables(context: AssetExecutionContext, platform: PlatformResource):
@@ -79,6 +95,18 @@ def privacy_definitions(mappings: dg.Definitions, settings: Settings) -> dg.Defi
                     "location": result.location,
                     "analyst_role": result.role or "none (DuckDB: a separate file)",
                 },
+            )
+        current = load_mappings(own.mappings_dir)
+        for check in check_specs:
+            target = checked[check.asset_key]
+            present = erased_records_present(
+                platform.warehouse(), [s for s in current if s.target == target]
+            )
+            yield dg.AssetCheckResult(
+                asset_key=check.asset_key,
+                check_name=check.name,
+                passed=not present,
+                metadata={"erased_records_present": dg.MetadataValue.json(present)},
             )
 
     return dg.Definitions(assets=[_analyst_tables])
