@@ -4,6 +4,7 @@ on every figure the target names AND on correct output, never on speed alone."""
 from __future__ import annotations
 
 from bench.entity_resolution import verdict as er_verdict
+from bench.er_quality import Quality
 from bench.mapping_throughput import verdict as mapping_verdict
 
 
@@ -24,15 +25,16 @@ def run(**extra) -> dict:
 
 GOOD_CHECK = {"unexplained": 0, "dup_ids": 0}
 CHANGES = {"inserted": 2, "updated": 1}
+GOOD = {"quality": Quality(records=100, predicted_pairs=20, true_pairs=20, true_positives=20)}
 
 
 def test_entity_resolution_met_needs_figures_and_correct_clusters() -> None:
     runs = [("full (python)", run()), ("second run (python)", run())]
-    line, correct = er_verdict(runs, GOOD_CHECK, CHANGES)
+    line, correct = er_verdict(runs, GOOD_CHECK, CHANGES, **GOOD)
     assert line.endswith(": met") and correct
 
     slow = [("full (python)", run(seconds=61.0)), ("second run (python)", run())]
-    line, correct = er_verdict(slow, GOOD_CHECK, CHANGES)
+    line, correct = er_verdict(slow, GOOD_CHECK, CHANGES, **GOOD)
     assert "NOT met" in line and correct  # a missed figure, output still right
 
     cases = [
@@ -43,5 +45,5 @@ def test_entity_resolution_met_needs_figures_and_correct_clusters() -> None:
         ([("full (python)", run(records=0, crosswalk=0)), ("second", run())], GOOD_CHECK),
     ]
     for runs, check in cases:
-        line, correct = er_verdict(runs, check, CHANGES)
+        line, correct = er_verdict(runs, check, CHANGES, **GOOD)
         assert "NOT met" in line and not correct, line
