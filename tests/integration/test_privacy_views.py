@@ -276,3 +276,31 @@ def test_dagster_asset_rebuilds_the_analyst_tables_downstream_of_mappings_and_de
         ).fetchone() == ("j***@example.com",)
     finally:
         analyst_file.close()
+
+
+def test_cli_refresh_views_writes_the_analyst_file_and_tombstones_lists_erasures(tmp_path):
+    from cli.main import main
+
+    root = tmp_path / "mappings"
+    (root / "match_rules").mkdir(parents=True)
+    (root / "people.yaml").write_text(MAPPING)
+    (root / "match_rules" / "contacts.yaml").write_text(RULES)
+    data = tmp_path / "data"
+    data.mkdir()
+    conn = duckdb.connect(str(data / "warehouse.duckdb"))
+    fill(conn, "?")
+    conn.execute(
+        "INSERT INTO platform_privacy.erasure_tombstones VALUES "
+        "('hubspot', 'acme', 'contacts', '7', 'abc', 'r1', TIMESTAMPTZ '2026-01-02 03:04:05+00')"
+    )
+    conn.close()
+    env = {"DATA_DIR": str(data), "MAPPINGS_DIR": str(root), "SECRET_KEY": SALT}
+
+    out = CliRunner().invoke(main, ["privacy", "refresh-views"], env=env)
+
+    assert out.exit_code == 0, out.output
+    assert "crm_analyst.contacts: 3 rows" in out.output
+    assert "warehouse.analyst.duckdb" in out.output
+    listed = CliRunner().invoke(main, ["privacy", "tombstones"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "2026-01-02T03:04:05+00:00  hubspot/acme/contacts/7  request r1" in listed.output

@@ -98,3 +98,12 @@ def test_email_hash_is_the_mapping_hash_of_the_normalized_address():
         context=FunctionContext(salt="s3cret"),
     )
     assert out.rows[0]["hashed"] == email_hash("ANN@example.com ", "s3cret")
+
+
+def test_a_quarantined_record_holds_the_address_only_as_a_whole_value():
+    from privacy.erasure import _record_holds
+
+    assert _record_holds('{"properties": {"email": " Ann@Example.com"}}', "ann@example.com")
+    assert not _record_holds('{"properties": {"email": "joann@example.com"}}', "ann@example.com")
+    assert not _record_holds('{"note": "write to ann@example.com"}', "ann@example.com")
+    assert not _record_holds("not json", "ann@example.com")
