@@ -7,6 +7,9 @@ Phases (each timed in `DedupResult.phase_seconds`):
                 this engine must not trust it), number the records, compute match keys.
 2. exact      - one edge per record to the smallest record sharing its key, per exact rule.
 3. fuzzy      - blocked fuzzy comparisons in Python (rapidfuzz); edges go back to SQL.
+   probabilistic - candidate pairs scored by a trained Fellegi-Sunter model (Splink, on the
+                same connection); pairs at or above the rule's threshold become edges with
+                their match weight and probability (see probabilistic.py).
 4. components - connected components (union-find over Arrow, or SQL label propagation).
 5. ids        - stable golden ids from the previous crosswalk (see golden_ids.py).
 6. write      - golden records (survivorship), crosswalk and id events, in one transaction.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
@@ -27,11 +31,11 @@ import pyarrow as pa
 from core.clock import clock
 from core.errors import ValidationError
 from destinations.warehouse import Warehouse
-from mappings.dedup import sqlgen
+from mappings.dedup import probabilistic, sqlgen
 from mappings.dedup.components import components_python, components_sql
 from mappings.dedup.fuzzy import block_pairs
 from mappings.dedup.golden_ids import IdStats, assign_golden_ids
-from mappings.dedup.rules import ExactRule, FuzzyRule, MatchRules
+from mappings.dedup.rules import ExactRule, FuzzyRule, MatchRules, ProbabilisticRule
 from mappings.dedup.session import DedupSession, DuckDBOptions
 
 LINEAGE = ("_source", "_source_integration", "_source_id", "_source_updated_at")
@@ -77,6 +81,9 @@ class DedupResult:
     seconds: float = 0.0
     memory_limit: str | None = None
     golden_columns: list[str] = field(default_factory=list)
+    # Files written beside the run (probabilistic rules' match-weight and m/u charts):
+    # "<rule>.<chart>_<html|png>" -> path.
+    artefacts: dict[str, Path] = field(default_factory=dict)
 
 
 class DedupEngine:
@@ -88,14 +95,47 @@ class DedupEngine:
         *,
         components: ComponentsMethod = "auto",
         duckdb_options: DuckDBOptions | None = None,
+        artefacts_dir: Path | None = None,
     ) -> None:
         self.warehouse = warehouse
         self.components = components
         self.duckdb_options = duckdb_options
+        # Where probabilistic rules' model charts go (None: not written).
+        self.artefacts_dir = artefacts_dir
 
     def run(self, rules: MatchRules) -> DedupResult:
         with DedupSession.open(self.warehouse, self.duckdb_options) as session:
-            return _Run(session, rules, self._method(session)).execute()
+            _require_backend(session, rules)
+            result = _Run(session, rules, self._method(session)).execute()
+        if self.artefacts_dir is not None:
+            result.artefacts = model_charts(rules, self.artefacts_dir)
+        return result
+
+    def train(
+        self, rules: MatchRules, rule_name: str | None = None, charts_dir: Path | None = None
+    ) -> list[probabilistic.TrainedModel]:
+        """Train the probabilistic rules of `rules` (or only `rule_name`) on the canonical
+        table as it is now and write their model files; returns what was trained."""
+        targets = [
+            (i, r)
+            for i, r in enumerate(rules.rules)
+            if isinstance(r, ProbabilisticRule) and rule_name in (None, r.name)
+        ]
+        if not targets:
+            wanted = (
+                f"a probabilistic rule named {rule_name!r}" if rule_name else "a probabilistic rule"
+            )
+            raise DedupError(f"{rules.model}: the match rules have no {wanted}")
+        with DedupSession.open(self.warehouse, self.duckdb_options) as session:
+            _require_backend(session, rules)
+            run = _Run(session, rules, self._method(session))
+            run._stage()
+            try:
+                return [
+                    probabilistic.train(session, rules, i, rule, charts_dir) for i, rule in targets
+                ]
+            finally:
+                run._drop_temps()
 
     def _method(self, session: DedupSession) -> str:
         if self.components != "auto":
@@ -103,6 +143,34 @@ class DedupEngine:
         # Measured (bench/entity_resolution.py): on DuckDB the Python union-find beats SQL
         # passes; on Postgres moving the pairs out costs more than the passes.
         return "python" if session.dialect == "duckdb" else "sql"
+
+
+def _require_backend(session: DedupSession, rules: MatchRules) -> None:
+    for rule in rules.probabilistic_rules():
+        try:
+            probabilistic.require_duckdb(session, rule)
+        except probabilistic.ProbabilisticUnsupported as exc:
+            raise DedupError(f"{rules.model}: {exc}") from None
+
+
+def model_charts(rules: MatchRules, out_dir: Path) -> dict[str, Path]:
+    """Each probabilistic rule's match-weight and m/u charts under `out_dir/<model>/`,
+    redrawn only when the model file is newer than them."""
+    written: dict[str, Path] = {}
+    for rule in rules.probabilistic_rules():
+        model = rules.model_path(rule)
+        target = out_dir / rules.model
+        names = {
+            f"{name}_{kind}": target / f"{rule.name}.{name}.{kind}"
+            for name in probabilistic.CHARTS
+            for kind in ("html", "png")
+        }
+        fresh = all(
+            p.exists() and p.stat().st_mtime >= model.stat().st_mtime for p in names.values()
+        )
+        charts = names if fresh else probabilistic.write_charts(model, target, rule)
+        written.update({f"{rule.name}.{k}": v for k, v in charts.items()})
+    return written
 
 
 class _Run:
@@ -131,6 +199,8 @@ class _Run:
         rows_in, fields = self._timed("stage", self._stage)
         self._timed("exact", self._exact_edges)
         self._timed("fuzzy", self._fuzzy_edges)
+        if self.rules.probabilistic_rules():
+            self._timed("probabilistic", self._probabilistic_edges)
         passes = self._timed("components", self._components)
         ids = self._timed("ids", assign_golden_ids, self.s, self.rules, self.run_at_sql)
         records = int(self.s.scalar("SELECT COUNT(*) FROM er_records"))
@@ -200,6 +270,8 @@ class _Run:
         for i, rule in enumerate(self.rules.rules):
             if isinstance(rule, ExactRule):
                 keys.append(f"{sqlgen.exact_key(rule, t)} AS _k{i}")
+            elif isinstance(rule, ProbabilisticRule):
+                keys.extend(probabilistic.stage_columns(i, rule, t))
             else:
                 keys.append(f"{sqlgen.block_key(rule, t)} AS _b{i}")
                 keys.append(f"{sqlgen.compare_text(rule, t)} AS _t{i}")
@@ -236,7 +308,10 @@ class _Run:
     # --- 2. exact edges -------------------------------------------------------------------
     def _exact_edges(self) -> None:
         self.s.execute("DROP TABLE IF EXISTS er_edges")
-        self.s.execute("CREATE TEMP TABLE er_edges (rid BIGINT, root BIGINT, rule_idx INTEGER)")
+        self.s.execute(
+            "CREATE TEMP TABLE er_edges (rid BIGINT, root BIGINT, rule_idx INTEGER, "
+            "match_weight DOUBLE PRECISION, match_probability DOUBLE PRECISION)"
+        )
         for i, rule in enumerate(self.rules.rules):
             if not isinstance(rule, ExactRule):
                 continue
@@ -244,7 +319,7 @@ class _Run:
             # Each record links to the smallest record sharing its key (a star per key, so
             # edges stay linear in the records); the root's self-edge records its rule.
             self.s.execute(
-                f"INSERT INTO er_edges SELECT _rid, root, {i} FROM (SELECT _rid, "
+                f"INSERT INTO er_edges (rid, root, rule_idx) SELECT _rid, root, {i} FROM (SELECT _rid, "
                 f"MIN(_rid) OVER (PARTITION BY _k{i}) AS root, "
                 f"COUNT(*) OVER (PARTITION BY _k{i}) AS n FROM er_records "
                 f"WHERE _k{i} IS NOT NULL) t WHERE n >= 2{cap}"
@@ -291,8 +366,23 @@ class _Run:
             if left:
                 pairs = pa.table({"rid": pa.array(right, pa.int64()), "root": left})
                 self.s.create_temp_from_arrow("er_fuzzy", pairs, "rid BIGINT, root BIGINT")
-                self.s.execute(f"INSERT INTO er_edges SELECT rid, root, {i} FROM er_fuzzy")
+                self.s.execute(
+                    f"INSERT INTO er_edges (rid, root, rule_idx) SELECT rid, root, {i} FROM er_fuzzy"
+                )
                 self.s.execute("DROP TABLE er_fuzzy")
+
+    # --- 3b. probabilistic edges ---------------------------------------------------------
+    def _probabilistic_edges(self) -> None:
+        for i, rule in enumerate(self.rules.rules):
+            if not isinstance(rule, ProbabilisticRule):
+                continue
+            scored = probabilistic.score_edges(self.s, self.rules, i, rule)
+            stats = self.rule_stats[i]
+            stats.edges = scored.edges
+            stats.skipped_groups, stats.skipped_records = (
+                scored.skipped_groups,
+                scored.skipped_records,
+            )
 
     # --- 4. components --------------------------------------------------------------------
     def _components(self) -> int:
@@ -336,11 +426,18 @@ class _Run:
                 f"CREATE TABLE {rules.crosswalk} AS SELECT i.golden_id, r._source, "
                 "r._source_integration, r._source_id, "
                 f"CAST(CASE h.rule_idx {rule_names} END AS {t}) AS match_rule, "
+                # a probabilistic rule's strongest edge at this record (NULL for other rules)
+                "w.match_weight, w.match_probability, "
                 f"r._source_updated_at, {self.run_at_sql} AS _loaded_at FROM er_records r "
                 "JOIN er_members m ON m.rid = r._rid JOIN er_ids i ON i.cluster = m.cluster "
                 "LEFT JOIN (SELECT rid, MIN(rule_idx) AS rule_idx FROM (SELECT rid, rule_idx "
                 "FROM er_edges UNION ALL SELECT root, rule_idx FROM er_edges) e GROUP BY rid) h "
-                "ON h.rid = r._rid"
+                "ON h.rid = r._rid LEFT JOIN (SELECT rid, rule_idx, MAX(match_weight) AS "
+                "match_weight, MAX(match_probability) AS match_probability FROM (SELECT rid, "
+                "rule_idx, match_weight, match_probability FROM er_edges WHERE match_weight IS "
+                "NOT NULL UNION ALL SELECT root, rule_idx, match_weight, match_probability FROM "
+                "er_edges WHERE match_weight IS NOT NULL) e GROUP BY rid, rule_idx) w "
+                "ON w.rid = r._rid AND w.rule_idx = h.rule_idx"
             )
             s.execute(
                 f"CREATE TABLE IF NOT EXISTS {rules.merges} (previous_id {t}, golden_id {t}, "

@@ -7,11 +7,12 @@ This module only parses and validates; it never touches a warehouse. An invalid 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from mappings.errors import MappingFileError
@@ -79,8 +80,87 @@ class FuzzyRule(_Strict):
     max_block_size: int = Field(default=200, ge=2)
 
 
-Rule = Annotated[ExactRule | FuzzyRule, Field(discriminator="type")]
-RULE_TYPES = ("exact", "fuzzy")
+# How a probabilistic rule compares one field (each a Splink comparison with graded levels):
+CompareMethod = Literal[
+    "exact",  # null | equal | different
+    "name",  # null | equal | Jaro-Winkler >= 0.92 | >= 0.80 | different (typos, short forms)
+    "email",  # null | same address | same domain, other address | different domain: never
+    # a fuzzy address (two people at one company have near-identical addresses)
+]
+
+
+class Comparison(_Strict):
+    """One field a probabilistic rule weighs; each level's weight is learned (m and u)."""
+
+    field: str = Field(pattern=IDENTIFIER)
+    method: CompareMethod = "exact"
+    normalize: Normalizer = "lower_trim"
+    # Agreement on a rare value weighs more than on a common one (Smith vs Zielinski; for
+    # `email`, the domain: acme.io vs gmail.com).
+    term_frequency: bool = False
+
+
+class Threshold(_Strict):
+    """Pairs scoring at least this are the same entity: one of the two, not both."""
+
+    match_probability: float | None = Field(default=None, gt=0, lt=1)
+    match_weight: float | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Threshold:
+        if (self.match_probability is None) == (self.match_weight is None):
+            raise ValueError("give exactly one of match_probability (0-1) or match_weight")
+        return self
+
+
+class Training(_Strict):
+    """How `platform dedup train <model>` estimates the model: u from random pairs, m by EM
+    on pairs agreeing on each `em_blocks` entry (a field list), the prior from `prior`."""
+
+    em_blocks: list[list[Annotated[str, Field(pattern=IDENTIFIER)]]] = Field(min_length=1)
+    prior_agree_on: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(min_length=1)
+    prior_recall: float = Field(default=0.8, gt=0, le=1)
+    u_max_pairs: int = Field(default=5_000_000, ge=1000)
+    seed: int = 42
+
+
+class ProbabilisticRule(_Strict):
+    """Fellegi-Sunter matching (Splink): each pair in a candidate block gets a match weight,
+    the sum of its fields' level weights; pairs at or above `threshold` are the same entity.
+
+    The trained parameters live in `model` (Splink's settings JSON, relative to the rule
+    file), written by `platform dedup train <model>`.
+    """
+
+    name: str = Field(pattern=IDENTIFIER)
+    type: Literal["probabilistic"]
+    model: str = Field(min_length=1, description="trained model file, relative to this file")
+    threshold: Threshold
+    compare: list[Comparison] = Field(min_length=1)
+    # Candidate pairs: records sharing every key of at least one entry (OR of ANDs).
+    block_by: list[list[BlockKey]] = Field(min_length=1)
+    max_block_size: int = Field(default=500, ge=2)
+    training: Training
+
+    @model_validator(mode="after")
+    def _fields_are_compared(self) -> ProbabilisticRule:
+        fields = [c.field for c in self.compare]
+        dupes = sorted({f for f in fields if fields.count(f) > 1})
+        if dupes:
+            raise ValueError(f"fields compared twice: {', '.join(dupes)}")
+        for entry in (*self.training.em_blocks, self.training.prior_agree_on):
+            unknown = [f for f in entry if f not in fields]
+            if unknown:
+                raise ValueError(f"training names fields not in compare: {', '.join(unknown)}")
+        return self
+
+    @property
+    def fields(self) -> list[str]:
+        return [c.field for c in self.compare]
+
+
+Rule = Annotated[ExactRule | FuzzyRule | ProbabilisticRule, Field(discriminator="type")]
+RULE_TYPES = ("exact", "fuzzy", "probabilistic")
 
 
 class FieldSurvivorship(_Strict):
@@ -144,6 +224,8 @@ class MatchRules(_Strict):
     exclude_fields: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(
         default_factory=list, description="canonical columns not carried into the golden table"
     )
+    # Where relative model paths resolve (the rule file's folder; set by the loader).
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> MatchRules:
@@ -176,11 +258,32 @@ class MatchRules(_Strict):
             used.update(rule.fields)
             if isinstance(rule, FuzzyRule):
                 used.update(b.field for b in rule.block_by)
+            if isinstance(rule, ProbabilisticRule):
+                used.update(b.field for entry in rule.block_by for b in entry)
         return used
 
+    def model_path(self, rule: ProbabilisticRule) -> Path:
+        """The rule's trained model file (relative paths from the rule file's folder)."""
+        path = Path(rule.model)
+        return path if path.is_absolute() else self._base_dir / path
 
-def parse_match_rules(text: str, path: Path | str = "<memory>") -> MatchRules:
-    """Validate match-rule YAML text; raise MatchRuleFileError naming file, line and field."""
+    def probabilistic_rules(self) -> list[ProbabilisticRule]:
+        return [r for r in self.rules if isinstance(r, ProbabilisticRule)]
+
+
+def parse_match_rules(
+    text: str,
+    path: Path | str = "<memory>",
+    *,
+    base_dir: Path | str | None = None,
+    require_models: bool = True,
+) -> MatchRules:
+    """Validate match-rule YAML text; raise MatchRuleFileError naming file, line and field.
+
+    Model files of probabilistic rules resolve from `base_dir` (the file's folder when
+    loaded from a file) and must exist and fit the rule unless `require_models` is False
+    (training writes them).
+    """
     try:
         data, lines = load_with_lines(text)
     except YamlSyntaxError as exc:
@@ -188,26 +291,59 @@ def parse_match_rules(text: str, path: Path | str = "<memory>") -> MatchRules:
     if not isinstance(data, dict):
         raise MatchRuleFileError(path, lines.get(()), "", "expected a mapping with model, rules")
     try:
-        return MatchRules.model_validate(data)
+        rules = MatchRules.model_validate(data)
     except PydanticValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(p for p in first["loc"] if p not in RULE_TYPES)  # union tags
         _, line = locate(loc, lines)
         message = first["msg"].removeprefix("Value error, ")
         raise MatchRuleFileError(path, line, dotted(loc), message) from None
+    rules._base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+    if require_models:
+        for index, rule in enumerate(rules.rules):
+            if isinstance(rule, ProbabilisticRule):
+                problem = model_file_problem(rules.model_path(rule), rule, rules.model)
+                if problem:
+                    loc = ("rules", index, "model")
+                    raise MatchRuleFileError(path, lines.get(loc), dotted(loc), problem)
+    return rules
 
 
-def load_match_rules(path: Path | str) -> MatchRules:
+def model_file_problem(model_path: Path, rule: ProbabilisticRule, model: str) -> str | None:
+    """Why a trained model file cannot serve `rule` (missing, unreadable, trained for other
+    fields), or None when it fits."""
+    retrain = f"train it with `platform dedup train {model}` (rule {rule.name!r})"
+    try:
+        settings = json.loads(model_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"model file {model_path} does not exist; {retrain}"
+    except (OSError, ValueError) as exc:
+        return f"model file {model_path} is not readable JSON ({exc}); {retrain}"
+    comparisons = settings.get("comparisons") if isinstance(settings, dict) else None
+    if not isinstance(comparisons, list):
+        return f"model file {model_path} is not a Splink model (no comparisons); {retrain}"
+    trained = [c.get("output_column_name") for c in comparisons if isinstance(c, dict)]
+    if trained != rule.fields:
+        return (
+            f"model file {model_path} was trained on {trained}, the rule compares "
+            f"{rule.fields}; {retrain}"
+        )
+    return None
+
+
+def load_match_rules(path: Path | str, *, require_models: bool = True) -> MatchRules:
     """Parse and validate one match-rule file."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise MatchRuleFileError(path, None, "", f"cannot read: {exc.strerror}") from None
-    return parse_match_rules(text, path)
+    return parse_match_rules(
+        text, path, base_dir=path.resolve().parent, require_models=require_models
+    )
 
 
-def load_match_rules_dir(directory: Path | str) -> list[MatchRules]:
+def load_match_rules_dir(directory: Path | str, *, require_models: bool = True) -> list[MatchRules]:
     """Every `*.yaml` in a directory, sorted by file name; one file per canonical model."""
     directory = Path(directory)
     if not directory.is_dir():
@@ -215,7 +351,7 @@ def load_match_rules_dir(directory: Path | str) -> list[MatchRules]:
     found: dict[str, Path] = {}
     loaded = []
     for path in sorted(directory.glob("*.yaml")):
-        rules = load_match_rules(path)
+        rules = load_match_rules(path, require_models=require_models)
         if rules.model in found:
             raise MatchRuleFileError(
                 path, 1, "model", f"{rules.model!r} already declared in {found[rules.model]}"

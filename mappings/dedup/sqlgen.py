@@ -48,13 +48,13 @@ def exact_key(rule: ExactRule, text_type: str) -> str:
     return f" || {KEY_SEPARATOR} || ".join(parts)
 
 
-def _block_part(key: BlockKey, text_type: str) -> str:
+def block_part(key: BlockKey, text_type: str) -> str:
     expr = normalized(key.field, key.normalize, text_type)
     return f"left({expr}, {key.prefix})" if key.prefix else expr
 
 
 def block_key(rule: FuzzyRule, text_type: str) -> str:
-    return f" || {KEY_SEPARATOR} || ".join(_block_part(b, text_type) for b in rule.block_by)
+    return f" || {KEY_SEPARATOR} || ".join(block_part(b, text_type) for b in rule.block_by)
 
 
 def compare_text(rule: FuzzyRule, text_type: str) -> str:

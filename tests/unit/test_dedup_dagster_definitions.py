@@ -42,6 +42,8 @@ def mappings_dir(tmp_path) -> Path:
     (root / "hubspot_contacts.yaml").write_text(CONTACTS_MAPPING)
     (root / "hubspot_deals.yaml").write_text(DEALS_MAPPING)
     shutil.copy(SHIPPED_RULES / "contacts.yaml", root / "match_rules" / "contacts.yaml")
+    # its probabilistic rule's trained model, which the rule names relative to itself
+    shutil.copy(SHIPPED_RULES / "contacts.model.json", root / "match_rules")
     return root
 
 
