@@ -14,6 +14,7 @@ import sys
 import click
 from pydantic import ValidationError
 
+from cli.dedup import dedup
 from cli.demo import demo
 from cli.golden import golden
 from cli.integrations import audit, integrations, secrets
@@ -38,6 +39,7 @@ def main() -> None:
 for command in (integrations, secrets, audit, sync, warehouse, webhooks, mappings, sandbox, demo):
     main.add_command(command)
 main.add_command(golden)
+main.add_command(dedup)
 main.add_command(privacy)
 
 
