@@ -58,6 +58,8 @@ def _run_metadata(result: DedupResult) -> dict:
         "components": f"{result.components_method} ({result.components_passes} passes)",
         "phase_seconds": dg.MetadataValue.json(result.phase_seconds),
         "duration_s": result.seconds,
+        # why two records merged: each probabilistic rule's match weights (HTML and PNG)
+        **{f"chart/{name}": dg.MetadataValue.path(str(p)) for name, p in result.artefacts.items()},
     }
 
 
@@ -100,7 +102,9 @@ def build_dedup_assets(
     @dg.multi_asset(name=f"dedup_{rules.model}", specs=specs, check_specs=check_specs, pool=pool)
     def _dedup(context: AssetExecutionContext, platform: PlatformResource):
         warehouse = platform.warehouse()
-        result = DedupEngine(warehouse).run(rules)
+        # probabilistic rules' match-weight and m/u charts go to DATA_DIR/dedup/<model>/
+        artefacts = platform.settings().data_dir / "dedup"
+        result = DedupEngine(warehouse, artefacts_dir=artefacts).run(rules)
         context.log.info(
             f"{rules.model}: {result.records} records -> {result.clusters} golden "
             f"({result.ids.new} new ids, {result.ids.merged} merged) in {result.seconds:.1f}s"
