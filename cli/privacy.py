@@ -95,7 +95,7 @@ def refresh_views(role: str | None) -> None:
             role=role or ANALYST_ROLE,
         ).refresh(
             load_mappings(settings.mappings_dir),
-            load_match_rules_dir(settings.mappings_dir / "match_rules"),
+            load_match_rules_dir(settings.mappings_dir / "match_rules", require_models=False),
         )
     except IntegrationError as exc:
         raise click.ClickException(str(exc)) from None

@@ -118,10 +118,12 @@ class Erasure:
         self.settings = settings
         self.warehouse = warehouse or Warehouse.from_settings(settings)
         self.specs = specs if specs is not None else load_mappings(settings.mappings_dir)
+        # only the tables of the match rules are needed: an untrained probabilistic model
+        # must not block an erasure
         self.rules = (
             rules
             if rules is not None
-            else load_match_rules_dir(settings.mappings_dir / MATCH_RULES_DIR)
+            else load_match_rules_dir(settings.mappings_dir / MATCH_RULES_DIR, require_models=False)
         )
         self._integrations = integrations
         self._inbox = inbox

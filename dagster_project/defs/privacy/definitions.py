@@ -33,7 +33,7 @@ def privacy_definitions(mappings: dg.Definitions, settings: Settings) -> dg.Defi
     if not upstream:
         return dg.Definitions()
     specs = load_mappings(settings.mappings_dir)
-    rules = load_match_rules_dir(settings.mappings_dir / MATCH_RULES_DIR)
+    rules = load_match_rules_dir(settings.mappings_dir / MATCH_RULES_DIR, require_models=False)
     tables = analyst_tables(specs, rules)
     duckdb = settings.WAREHOUSE == "duckdb"
     asset_specs = [
@@ -79,7 +79,7 @@ def privacy_definitions(mappings: dg.Definitions, settings: Settings) -> dg.Defi
         own = platform.settings()
         result = AnalystViews(platform.warehouse(), own.SECRET_KEY.get_secret_value()).refresh(
             load_mappings(own.mappings_dir),
-            load_match_rules_dir(own.mappings_dir / MATCH_RULES_DIR),
+            load_match_rules_dir(own.mappings_dir / MATCH_RULES_DIR, require_models=False),
         )
         context.log.info(f"analyst tables rebuilt in {result.location}")
         for spec in asset_specs:
