@@ -400,7 +400,8 @@ class Erasure:
             if not dry_run and compact and self.warehouse.kind == "duckdb":
                 _compact_duckdb(self.warehouse)
                 report.compacted = True
-        self._artefacts(report, dry_run)
+            # under the writer lock too: a sync writing packages meanwhile waits for it
+            self._artefacts(report, dry_run)
         if not dry_run:
             self._audit_log().record(
                 "privacy.erased",
