@@ -325,3 +325,27 @@ def test_cli_erase_dry_run_lists_and_erase_by_golden_id(world, mappings_dir):
     )
     assert done.exit_code == 0, done.output
     assert holding(platform, {person, twin}, email) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["duckdb"], indirect=True)
+def test_a_person_synced_but_not_mapped_yet_is_found_in_raw_and_erased(world):
+    platform, specs, rules, *_, inbox = world
+    address = "Late.Person@Example.org"
+    late = platform.sandbox.admin(
+        "POST", "create", json={"object_type": "contacts", "properties": {"email": address}}
+    )["ids"][0]
+    platform.sync()  # no mapping run: the record is only in raw
+    before = counts(platform)
+
+    dry = erasure(platform, specs, rules, inbox).erase(
+        email=" late.person@example.ORG", dry_run=True
+    )
+    assert [(r.source_id, r.found_by, r.golden_id) for r in dry.records] == [
+        (str(late), "raw", None)
+    ]
+    assert counts(platform) == before
+
+    erasure(platform, specs, rules, inbox).erase(email=address)
+    assert holding(platform, {str(late)}, address) == []
+    assert files_holding(platform.settings.data_dir, [address]) == []
