@@ -167,9 +167,21 @@ class AnalystViews:
                 conn.execute(f"CREATE TABLE {target} AS {self._select(conn, table, result)}")
                 result.tables[table.name] = int(conn.rows(f"SELECT COUNT(*) FROM {target}")[0][0])
             if not conn.rows("SELECT 1 FROM pg_roles WHERE rolname = ?", [role]):
-                conn.execute(f"CREATE ROLE {role} NOLOGIN")
+                _create_role(conn, role)
             conn.execute(f"REVOKE ALL ON SCHEMA {schema} FROM PUBLIC")
             conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
             conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
         result.location = schema
         result.role = role
+
+
+def _create_role(conn: PrivacyConnection, role: str) -> None:
+    import psycopg
+
+    try:
+        conn.execute(f"CREATE ROLE {role} NOLOGIN")
+    except psycopg.errors.InsufficientPrivilege:
+        raise ValidationError(
+            f"the warehouse user may not create the analyst role {role!r}; nothing was changed",
+            hint=f"create it once as an administrator: CREATE ROLE {role} NOLOGIN",
+        ) from None

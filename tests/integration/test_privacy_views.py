@@ -304,3 +304,33 @@ def test_cli_refresh_views_writes_the_analyst_file_and_tombstones_lists_erasures
     listed = CliRunner().invoke(main, ["privacy", "tombstones"], env=env)
     assert listed.exit_code == 0, listed.output
     assert "2026-01-02T03:04:05+00:00  hubspot/acme/contacts/7  request r1" in listed.output
+
+
+@pytest.mark.postgres
+def test_postgres_user_without_createrole_gets_a_clear_error_and_nothing_changes(
+    tmp_path, postgres_url
+):
+    from core.errors import ValidationError
+
+    admin = psycopg.connect(postgres_url, autocommit=True)
+    fill(admin, "%s")
+    suffix = uuid.uuid4().hex[:10]
+    user, role = f"wh_{suffix}", f"analyst_{suffix}"
+    dbname = postgres_url.rsplit("/", 1)[1]
+    try:
+        admin.execute(f"CREATE ROLE {user} LOGIN")  # no CREATEROLE
+        admin.execute(f'GRANT CREATE ON DATABASE "{dbname}" TO {user}')
+        admin.execute(f"GRANT USAGE ON SCHEMA crm TO {user}")
+        admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA crm TO {user}")
+        as_user = postgres_url.replace("postgres@", f"{user}@", 1)
+        specs, rules = specs_and_rules(tmp_path)
+        views = AnalystViews(Warehouse("postgres", postgres_url=as_user), SALT, role=role)
+
+        with pytest.raises(ValidationError, match=f"may not create the analyst role '{role}'"):
+            views.refresh(specs, rules)
+
+        assert admin.execute("SELECT to_regnamespace('crm_analyst')").fetchone() == (None,)
+    finally:
+        admin.execute(f"DROP OWNED BY {user}")
+        admin.execute(f"DROP ROLE IF EXISTS {user}")
+        admin.close()
