@@ -33,7 +33,8 @@ TRANSPORT_ERRORS = (
 
 @dataclass
 class RequestStats:
-    """What one client did: reported as run metadata, compared in benchmarks."""
+    """What one client did: reported as run metadata, compared in benchmarks. Counting is
+    safe from several threads (a read-ahead thread and its consumer may share a client)."""
 
     requests: int = 0
     retries: int = 0
@@ -41,10 +42,16 @@ class RequestStats:
     rate_limit_wait_s: float = 0.0
     bytes_received: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, kind: str) -> None:
-        self.requests += 1
-        self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+        with self._lock:
+            self.requests += 1
+            self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+
+    def received(self, size: int) -> None:
+        with self._lock:
+            self.bytes_received += size
 
 
 class RateBudget:
@@ -234,7 +241,7 @@ class ApiClient:
                     ) from exc
                 self._note_retry(self._retry.backoff(attempt))
                 continue
-            self.stats.bytes_received += len(response.content)
+            self.stats.received(len(response.content))
             status = response.status_code
             if budget is not None and self._read_budget_headers is not None and status != 429:
                 # A 429 is handled by its own backoff below; its headers would double the wait.

@@ -226,6 +226,36 @@ class ListPageDecoder:
         after = pc.struct_field(table.column("paging"), ["next", "after"])[0].as_py()
         return ListPage(records, after or None)
 
+    def decode_many(self, contents: Sequence[bytes]) -> list[ListPage] | None:
+        """Several pages parsed by one reader call (a call costs ~0.4 ms before the first byte:
+        ten pages together parse in ~40% of the time of ten calls), or None when any of them
+        needs the one-page road (which also knows how to refuse or coerce it)."""
+        joined = b"\n".join(contents)
+        try:
+            table = pj.read_json(
+                io.BytesIO(joined),
+                read_options=pj.ReadOptions(
+                    use_threads=False, block_size=max(len(joined) + 1, _MIN_BLOCK)
+                ),
+                parse_options=self._parse,
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
+        if table.num_rows != len(contents):
+            return None
+        results = table.column("results").combine_chunks()
+        if results.null_count:
+            return None
+        records = results.flatten()
+        if records.null_count or records.field("id").null_count:
+            return None
+        afters = pc.struct_field(table.column("paging"), ["next", "after"]).to_pylist()
+        offsets = results.offsets.to_pylist()  # `records` starts at the first offset
+        return [
+            ListPage(records.slice(start - offsets[0], end - start), after or None)
+            for start, end, after in zip(offsets[:-1], offsets[1:], afters, strict=True)
+        ]
+
     def from_body(self, body: Any) -> ListPage | None:
         """A page already decoded to Python (or one the Arrow reader refused)."""
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
@@ -253,11 +283,43 @@ class ListPageDecoder:
         return out
 
 
+def _records(pages: pa.StructArray | Sequence[pa.StructArray]) -> pa.StructArray:
+    """Decoded list pages as one struct array (a batch concatenates its pages once)."""
+    return pages if isinstance(pages, pa.StructArray) else pa.concat_arrays(list(pages))
+
+
+def peek_after(content: bytes) -> tuple[bool, str | None]:
+    """(found, cursor): the next page's cursor read from the top-level `paging` key alone, so
+    the next request can leave before this page is parsed. Found only when the text from the
+    last `"paging"` to the end is exactly one JSON object's remaining member: a `"paging"`
+    inside a record (or in a string, where its quotes are escaped) leaves unbalanced brackets
+    behind it and does not parse. Not found (no paging key: the last page, or any doubt):
+    decode the whole page to learn it."""
+    at = content.rfind(b'"paging"')
+    if at < 0:
+        return False, None
+    try:
+        tail = orjson.loads(b"{" + content[at:])
+    except orjson.JSONDecodeError:
+        return False, None
+    paging = tail.get("paging") if isinstance(tail, dict) else None
+    if len(tail) != 1 or not isinstance(paging, dict):
+        return False, None
+    nxt = paging.get("next")
+    after = nxt.get("after") if isinstance(nxt, dict) else None
+    if not isinstance(after, str | int | None):
+        return False, None
+    return True, str(after) if after else None
+
+
 def list_pages_table(
-    pages: Sequence[pa.StructArray], property_names: Sequence[str], *, extracted_at_ms: int
+    pages: pa.StructArray | Sequence[pa.StructArray],
+    property_names: Sequence[str],
+    *,
+    extracted_at_ms: int,
 ) -> pa.Table:
     """The entity table of decoded list pages: same columns and types as `records_to_table`."""
-    records = pa.concat_arrays(list(pages))
+    records = _records(pages)
     columns: dict[str, pa.Array] = {
         "id": records.field("id"),
         "created_at": records.field("createdAt").cast(TIMESTAMP),
@@ -273,10 +335,12 @@ def list_pages_table(
     return _entity_table(columns)
 
 
-def list_association_table(pages: Sequence[pa.StructArray], spec: AssociationSpec) -> pa.Table:
+def list_association_table(
+    pages: pa.StructArray | Sequence[pa.StructArray], spec: AssociationSpec
+) -> pa.Table:
     """Inline association pairs of decoded pages, as `inline_association_rows` makes them: one
     row per (record, target), with every non-empty type name it carries, sorted, `;`-joined."""
-    records = pa.concat_arrays(list(pages))
+    records = _records(pages)
     lists = _child(_child(_child(records, "associations"), spec.to_object_type), "results")
     items = lists.flatten()
     pairs = pa.table(
@@ -321,3 +385,19 @@ def lastmod_ms_array(page: pa.StructArray, prop: str) -> pa.Array:
         return pa.array([iso_ms(v) for v in value.to_pylist()], pa.int64())
     seconds = pc.divide(micros.cast(pa.float64()), 1_000_000.0)
     return pc.fill_null(pc.trunc(pc.multiply(seconds, 1000.0)).cast(pa.int64()), 0)
+
+
+def recent_lastmod_ms(records: pa.StructArray, prop: str, floor_ms: int) -> dict[str, int]:
+    """{id: modification ms} of the records modified at or after `floor_ms`, and of the newest
+    record: all that `CursorState.advance` keeps from a read (its boundary and its cursor), so a
+    full read hands it this instead of one Python pair per record (200k ids and times cost the
+    consuming thread ~1 ms of GIL a page; this is a few Arrow kernels a batch)."""
+    if not len(records):
+        return {}
+    times = lastmod_ms_array(records, prop)
+    ids = records.field("id")
+    keep = pc.greater_equal(times, floor_ms)
+    out = dict(zip(ids.filter(keep).to_pylist(), times.filter(keep).to_pylist(), strict=True))
+    newest = pc.index(times, pc.max(times)).as_py()
+    out.setdefault(ids[newest].as_py(), times[newest].as_py())
+    return out

@@ -6,12 +6,14 @@ warehouse and never stores credentials (it asks an `AccessTokenProvider` for a b
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 import httpx
+import orjson
 
 from core.errors import (
     AuthenticationError,
@@ -21,7 +23,7 @@ from core.errors import (
     RateLimitError,
 )
 from sources.common.http import ApiClient, RateBudget, RetryPolicy, json_object
-from sources.hubspot.arrow import ListPageDecoder
+from sources.hubspot.arrow import ListPage, ListPageDecoder, peek_after
 from sources.hubspot.entities import HubSpotEntity
 
 if TYPE_CHECKING:
@@ -78,6 +80,71 @@ def error_for(integration_id: str | None) -> Callable[[httpx.Response], Integrat
         return ProviderError(text, **kw)
 
     return convert
+
+
+@dataclass
+class DeferredPage:
+    """A list page fetched but not parsed yet (`iter_list_pages(deferred=True)`): its cursor was
+    read from the body's tail, so the next request is already out while `page()` parses this
+    one on whichever thread calls it. `page()` refetches a body that is not JSON after all
+    (a tail can survive corruption before it) and refuses a page whose parsed cursor is not
+    the one the walk went on with."""
+
+    content: bytes | None
+    after: str | None
+    decoded: ListPage | None
+    decoder: ListPageDecoder
+    refetch: Callable[[], ListPage | None]
+    invalid: Callable[[], Exception]
+
+    @classmethod
+    def ready(cls, page: ListPage, decoder: ListPageDecoder) -> DeferredPage:
+        """A page already parsed (its properties were merged in from batch reads)."""
+
+        def never() -> Exception:
+            raise AssertionError("a parsed page is never refetched")
+
+        return cls(None, page.after, page, decoder, lambda: page, never)
+
+    @staticmethod
+    def parsed(items: Iterable[DeferredPage], group: int = 10) -> Iterator[ListPage]:
+        """The pages of `items` in order, parsed `group` at a time by one reader call where
+        they all allow it (else one by one, with `page()`'s refetch and checks)."""
+        pending: list[DeferredPage] = []
+        for item in items:
+            pending.append(item)
+            if len(pending) >= group:
+                yield from DeferredPage._parse_group(pending)
+                pending = []
+        yield from DeferredPage._parse_group(pending)
+
+    @staticmethod
+    def _parse_group(items: list[DeferredPage]) -> Iterator[ListPage]:
+        raw = [i for i in items if i.decoded is None and i.content is not None]
+        if len(raw) > 1:
+            pages = raw[0].decoder.decode_many([i.content for i in raw if i.content is not None])
+            for item, page in zip(raw, pages or [], strict=False):
+                item.decoded, item.content = page, None
+        for item in items:
+            yield item.page()
+
+    def page(self) -> ListPage:
+        page = self.decoded
+        if page is None and self.content is not None:
+            try:
+                page = self.decoder(self.content)
+            except orjson.JSONDecodeError:
+                page = self.refetch()
+            self.content = None
+        if page is None:
+            raise self.invalid()
+        if page.after != self.after:
+            raise MalformedResponseError(
+                "HubSpot list page: its paging cursor is not the one read from its tail",
+                provider=PROVIDER,
+                hint="the provider sent an unusual page; rerun the sync",
+            )
+        return page
 
 
 class HubSpotClient:
@@ -162,13 +229,16 @@ class HubSpotClient:
 
     def _results(self, body: Any, what: str) -> list[dict[str, Any]]:
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-            raise MalformedResponseError(
-                f"HubSpot {what} response has no results list",
-                provider=PROVIDER,
-                integration_id=self.integration_id,
-                hint="the page was malformed; rerun the sync",
-            )
+            raise self._malformed(what)
         return body["results"]
+
+    def _malformed(self, what: str) -> MalformedResponseError:
+        return MalformedResponseError(
+            f"HubSpot {what} response has no results list",
+            provider=PROVIDER,
+            integration_id=self.integration_id,
+            hint="the page was malformed; rerun the sync",
+        )
 
     def chunk_properties(self, path: str, fixed_params: dict[str, str], names: Sequence[str]):
         """Split property names so that every GET URL stays under `max_url_length`."""
@@ -195,13 +265,16 @@ class HubSpotClient:
         archived: bool = False,
         page_size: int = LIST_PAGE_SIZE,
         decoder: ListPageDecoder | None = None,
+        deferred: bool = False,
     ) -> Iterator[Any]:
         """Walk the list endpoint by opaque `after` cursor; every record carries all properties.
 
         Property names that would push the URL over the limit are read with one batch/read POST
         per page (its body has no length limit), then merged in by id. Pages are lists of
         records, or, with a `decoder`, `ListPage`s decoded from the raw bytes into Arrow (in
-        C++, GIL released) and retried like any page that is not JSON.
+        C++, GIL released) and retried like any page that is not JSON. With `deferred` too,
+        pages are `DeferredPage`s: the walk goes on with the cursor read from each body's tail
+        and the caller parses them (`page()`), so parsing stays off the chain of requests.
         """
         path = f"/crm/v3/objects/{entity.object_type}"
         params: dict[str, str] = {"limit": str(page_size), "archived": str(archived).lower()}
@@ -214,6 +287,13 @@ class HubSpotClient:
             query = {**params, "properties": ",".join(first)}
             if after:
                 query["after"] = after
+            if decoder is not None and not rest_names and deferred:
+                item = self._deferred_page(path, query, decoder, entity)
+                yield item
+                after = item.after
+                if not after:
+                    return
+                continue
             if decoder is not None and not rest_names:
                 page = self._call("GET", path, kind="list", params=query, decode=decoder)
                 if page is None:
@@ -228,11 +308,40 @@ class HubSpotClient:
             records = self._results(body, f"{entity.name} list")
             if rest_names and records:
                 self._merge_properties(entity, records, rest_names, archived=archived)
-            if records:
-                yield records if decoder is None else decoder.from_body(body)
+            if records and decoder is None:
+                yield records
+            elif records:
+                page = decoder.from_body(body)
+                yield page if not deferred else DeferredPage.ready(page, decoder)
             after = (((body.get("paging") or {}).get("next")) or {}).get("after")
             if not after:
                 return
+
+    def _deferred_page(
+        self, path: str, query: dict[str, str], decoder: ListPageDecoder, entity: HubSpotEntity
+    ) -> DeferredPage:
+        """One list page whose cursor is read from its tail; a body without a readable tail
+        is parsed here (and refetched if it is not JSON, like any page)."""
+
+        def tail_or_page(content: bytes) -> tuple[bytes | None, str | None, ListPage | None]:
+            found, after = peek_after(content)
+            if found:
+                return content, after, None
+            page = decoder(content)
+            return None, page.after if page is not None else None, page
+
+        def refetch() -> ListPage | None:
+            return self._call("GET", path, kind="list", params=query, decode=decoder)
+
+        def invalid() -> Exception:
+            return self._malformed(f"{entity.name} list")
+
+        content, after, page = self._call(
+            "GET", path, kind="list", params=query, decode=tail_or_page
+        )
+        if content is None and page is None:
+            raise invalid()
+        return DeferredPage(content, after, page, decoder, refetch, invalid)
 
     def _merge_properties(
         self,

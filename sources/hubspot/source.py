@@ -26,14 +26,20 @@ from sources.hubspot.arrow import (
     ListPageDecoder,
     association_schema,
     association_table,
-    lastmod_ms_array,
     linkless_ids,
     list_association_table,
     list_pages_table,
+    recent_lastmod_ms,
     records_to_table,
     v4_association_rows,
 )
-from sources.hubspot.client import ASSOCIATION_BATCH_SIZE, HubSpotClient, iso_ms, lastmod_ms
+from sources.hubspot.client import (
+    ASSOCIATION_BATCH_SIZE,
+    DeferredPage,
+    HubSpotClient,
+    iso_ms,
+    lastmod_ms,
+)
 from sources.hubspot.entities import AssociationSpec, HubSpotEntity, resolve_entities
 from sources.provider import EntityReport, ProgressCallback, SourceRequest
 
@@ -96,7 +102,12 @@ def tombstone_table(parent_ids: Sequence[str], spec: AssociationSpec) -> pa.Tabl
 
 
 class _ArrowBatcher:
-    """Collects records and association rows; flushes Arrow tables of `batch_rows` rows."""
+    """Collects records and association rows; flushes Arrow tables of `batch_rows` rows.
+
+    Decoded list pages stay Arrow until flushed: each batch is concatenated once, and its
+    tables, its link-less ids and its modification times (`seen`: what the bookmark keeps of
+    the records read at or after `seen_floor_ms`) are computed on the whole batch.
+    """
 
     def __init__(
         self,
@@ -104,11 +115,14 @@ class _ArrowBatcher:
         property_names: list[str],
         batch_rows: int,
         started_ms: int,
+        seen_floor_ms: int = 0,
     ) -> None:
         self.entity = entity
         self.property_names = property_names
         self.batch_rows = batch_rows
         self.started_ms = started_ms
+        self.seen_floor_ms = seen_floor_ms
+        self.seen: dict[str, int] = {}
         self.records: list[dict[str, Any]] = []
         self.assoc_rows: dict[str, list[dict[str, str]]] = {
             a.table: [] for a in entity.associations
@@ -127,8 +141,6 @@ class _ArrowBatcher:
         """A decoded list page: records and inline associations stay Arrow until flushed."""
         self.pages.append(page.records)
         self.page_rows += len(page)
-        for spec in self.entity.associations:
-            self.unlinked[spec.table].extend(linkless_ids(page.records, spec))
         if self.page_rows >= self.batch_rows:
             yield from self.flush()
 
@@ -142,12 +154,17 @@ class _ArrowBatcher:
 
     def flush(self) -> Iterator[Any]:
         if self.pages:
-            table = list_pages_table(
-                self.pages, self.property_names, extracted_at_ms=self.started_ms
+            records = pa.concat_arrays(self.pages)
+            self.pages, self.page_rows = [], 0
+            for spec in self.entity.associations:
+                self.unlinked[spec.table].extend(linkless_ids(records, spec))
+            self.seen.update(
+                recent_lastmod_ms(records, self.entity.lastmod_property, self.seen_floor_ms)
             )
+            table = list_pages_table(records, self.property_names, extracted_at_ms=self.started_ms)
             yield dlt.mark.with_hints(table, entity_hints(self.entity), create_table_variant=True)
             for spec in self.entity.associations:
-                links = list_association_table(self.pages, spec)
+                links = list_association_table(records, spec)
                 self.assoc_counts[spec.table] = (
                     self.assoc_counts.get(spec.table, 0) + links.num_rows
                 )
@@ -155,7 +172,6 @@ class _ArrowBatcher:
                     yield dlt.mark.with_hints(
                         links, association_hints(spec), create_table_variant=True
                     )
-            self.pages, self.page_rows = [], 0
         if self.records:
             table = records_to_table(
                 self.records, self.property_names, extracted_at_ms=self.started_ms
@@ -202,7 +218,8 @@ def _entity_rows(
     report.mode = "full" if full else "incremental"
 
     names = client.property_names(entity.object_type)
-    batcher = _ArrowBatcher(entity, names, batch_rows, started_ms)
+    # A full read keeps, like `CursorState.advance`, only the times inside the next window.
+    batcher = _ArrowBatcher(entity, names, batch_rows, started_ms, started_ms - lookback_ms)
     seen: dict[str, int] = {}
 
     def note(records: list[dict[str, Any]], skip: CursorState | None) -> list[dict[str, Any]]:
@@ -217,16 +234,20 @@ def _entity_rows(
 
     # 1. live records
     if full and not filters:
-        # Pages are decoded into Arrow on the fetching thread, GIL released (arrow.py).
+        # The fetching thread reads each page's cursor from its tail and sends the next request
+        # at once; this thread parses the pages into Arrow ten at a time (C++, GIL released,
+        # arrow.py) while the fetching thread waits on the network, then builds batches.
         decoder = ListPageDecoder(names, entity.association_types)
-        for page in prefetch(client.iter_list_pages(entity, names, decoder=decoder)):
+        fetched = client.iter_list_pages(entity, names, decoder=decoder, deferred=True)
+        for page in DeferredPage.parsed(prefetch(fetched, depth=24), group=10):
+            if not len(page):
+                continue
             report.rows += len(page)
-            ids = page.records.field("id").to_pylist()
-            times = lastmod_ms_array(page.records, entity.lastmod_property).to_pylist()
-            seen.update(zip(ids, times, strict=True))
             yield from batcher.add_page(page)
             if progress:
                 progress(entity.name, report.rows)
+        yield from batcher.flush()
+        seen.update(batcher.seen)
     else:
         since = 0 if full else live.since_ms(lookback_ms)
         pending: list[str] = []  # ids whose associations are still to be read

@@ -246,3 +246,19 @@ def test_invalid_credentials_fail_clearly_and_write_nothing(platform):
 
     platform.registry.set_private_app_token("itest", PRIVATE_APP_TOKEN, actor="test")
     assert platform.sync(full_refresh=True, entities=["companies"]).status == "success"
+
+
+def test_objects_older_than_the_run_sit_out_garbage_collection_during_it_only(platform):
+    import gc
+
+    from pipelines.runner import SyncRequest
+
+    frozen_during: list[int] = []
+    result = platform.runner().run(
+        SyncRequest(platform.integration_id, entities=["deals"], full_refresh=True),
+        progress=lambda _entity, _rows: frozen_during.append(gc.get_freeze_count()),
+    )
+
+    assert result.status == "success"
+    assert frozen_during and min(frozen_during) > 0
+    assert gc.get_freeze_count() == 0
