@@ -61,6 +61,7 @@ bench: setup bench-tools
 	$(BIN)/python -m bench.webhook_fuzz
 	$(BIN)/python -m bench.mapping_throughput
 	$(BIN)/python -m bench.entity_resolution
+	$(BIN)/python -m bench.entity_resolution_febrl
 
 lint:
 	$(BIN)/ruff check .
