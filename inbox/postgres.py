@@ -86,6 +86,7 @@ class PostgresBackend:
 
     name = "postgresql"
     errors: tuple[type[Exception], ...] = (psycopg.Error,)
+    single_statement_commit = False  # appends: BEGIN, INSERT ... RETURNING, COMMIT
     schema = SCHEMA
 
     def __init__(self, url: str) -> None:

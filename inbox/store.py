@@ -49,10 +49,8 @@ INSERT_EVENTS = (
     f"INSERT INTO webhook_events ({EVENT_COLUMNS}, status, attempts, updated_at) VALUES "
 )
 INSERT_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)"
-INSERT_CONFLICT = (
-    " ON CONFLICT (provider, integration_id, delivery_id) DO NOTHING "
-    "RETURNING provider, integration_id, delivery_id"
-)
+INSERT_CONFLICT = " ON CONFLICT (provider, integration_id, delivery_id) DO NOTHING"
+INSERT_RETURNING = " RETURNING provider, integration_id, delivery_id"
 # Pending rows past the cursor, plus rows due now whatever their id (failed rows whose retry is
 # due, replayed rows): their ids may be behind the sensor's cursor. Only rows waiting for a retry
 # or a replay have a next_attempt_at, so the second part reads a small partial index.
@@ -231,32 +229,17 @@ class Inbox:
         """ONE transaction (one INSERT statement) for several deliveries; their results, in
         order, once it has committed.
 
-        The rows of every delivery go into one multi-row INSERT whose RETURNING names the rows
-        it stored (a known delivery id stores nothing), so a group costs one statement however
-        many deliveries it holds. A delivery id repeated across the group counts as inserted for
-        the first delivery that carries it, a duplicate for the others.
+        The rows of every delivery go into one multi-row INSERT, so a group costs one statement
+        however many deliveries it holds; a known delivery id stores nothing. A delivery id
+        repeated across the group counts as inserted for the first delivery that carries it, a
+        duplicate for the others.
         """
         rows = [row for item in pending for row in item.rows]
-        stored: set[tuple] = set()
         conn = self._writer_connection()
-        try:
-            self._backend.begin(conn, write=True, ordered=True)
-        except self._backend.errors as exc:
-            self._drop_writer()
-            raise InboxUnavailable(f"inbox unreachable: {exc}") from exc
-        try:
-            cursor = conn.cursor()
-            for start in range(0, len(rows), _INSERT_CHUNK):
-                chunk = rows[start : start + _INSERT_CHUNK]
-                cursor.execute(_insert_sql(self._backend, len(chunk)), _flat(chunk))
-                stored.update(cursor.fetchall())
-            self._backend.commit(conn)
-        except self._backend.errors as exc:
-            self._abandon_writer(conn)
-            raise InboxUnavailable(f"inbox could not commit: {exc}") from exc
-        except BaseException:
-            self._abandon_writer(conn)
-            raise
+        if self._backend.single_statement_commit and len(rows) <= _INSERT_CHUNK:
+            stored = self._insert_alone(conn, rows)
+        else:
+            stored = self._insert_in_transaction(conn, rows)
         results = []
         for item in pending:
             inserted = 0
@@ -267,6 +250,54 @@ class Inbox:
                     inserted += 1
             results.append(AppendResult(inserted, item.events - inserted))
         return results
+
+    def _insert_alone(self, conn: Any, rows: list[tuple]) -> set[tuple]:
+        """SQLite: the INSERT is its own transaction (see `SQLiteBackend.insert_committed`);
+        the keys it stored."""
+        try:
+            inserted, last_id = self._backend.insert_committed(
+                conn, _insert_sql(self._backend, len(rows), returning=False), _flat(rows)
+            )
+            if inserted == len(rows):
+                return {(r[0], r[1], r[2]) for r in rows}
+            if inserted == 0:
+                return set()
+            # Some were known already: which did it store? One statement under the write lock
+            # gives its rows consecutive ids (each new id is max(id) + 1), ending at last_id.
+            return set(
+                conn.execute(
+                    "SELECT provider, integration_id, delivery_id FROM webhook_events "
+                    "WHERE id > ? AND id <= ?",
+                    (last_id - inserted, last_id),
+                ).fetchall()
+            )
+        except self._backend.errors as exc:
+            self._drop_writer()
+            raise InboxUnavailable(f"inbox could not commit: {exc}") from exc
+
+    def _insert_in_transaction(self, conn: Any, rows: list[tuple]) -> set[tuple]:
+        """BEGIN, the INSERT in chunks (RETURNING names the rows stored), COMMIT; the keys
+        stored. Postgres always; SQLite for groups of more than _INSERT_CHUNK rows."""
+        stored: set[tuple] = set()
+        try:
+            self._backend.begin(conn, write=True, ordered=True)
+        except self._backend.errors as exc:
+            self._drop_writer()
+            raise InboxUnavailable(f"inbox unreachable: {exc}") from exc
+        try:
+            cursor = conn.cursor()
+            for start in range(0, len(rows), _INSERT_CHUNK):
+                chunk = rows[start : start + _INSERT_CHUNK]
+                cursor.execute(_insert_sql(self._backend, len(chunk), returning=True), _flat(chunk))
+                stored.update(tuple(r) for r in cursor.fetchall())
+            self._backend.commit(conn)
+        except self._backend.errors as exc:
+            self._abandon_writer(conn)
+            raise InboxUnavailable(f"inbox could not commit: {exc}") from exc
+        except BaseException:
+            self._abandon_writer(conn)
+            raise
+        return stored
 
     def _writer_connection(self) -> Any:
         """The process's one connection for appends (only the group's leader writes).
@@ -648,16 +679,16 @@ def _rows(events: list[InboundEvent]) -> list[tuple]:
     return rows
 
 
-_INSERT_SQL: dict[tuple[str, int], str] = {}
+_INSERT_SQL: dict[tuple[str, int, bool], str] = {}
 
 
-def _insert_sql(backend: Any, rows: int) -> str:
+def _insert_sql(backend: Any, rows: int, *, returning: bool) -> str:
     """The multi-row INSERT for `rows` rows in the backend's placeholder style (cached)."""
-    key = (backend.name, rows)
+    key = (backend.name, rows, returning)
     sql = _INSERT_SQL.get(key)
     if sql is None:
         text = INSERT_EVENTS + ", ".join([INSERT_VALUES] * rows) + INSERT_CONFLICT
-        sql = _INSERT_SQL[key] = backend.sql(text)
+        sql = _INSERT_SQL[key] = backend.sql(text + INSERT_RETURNING if returning else text)
     return sql
 
 

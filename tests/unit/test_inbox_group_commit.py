@@ -19,7 +19,8 @@ THREADS = 12
 
 
 def count_commits(inbox: Inbox, monkeypatch, *, delay_s: float = 0.0) -> list[int]:
-    """Count the backend's write commits (and slow them down, to let deliveries queue)."""
+    """Count the backend's write commits (and slow them down, to let deliveries queue): COMMITs,
+    and on SQLite the appends' INSERTs that are their own transaction."""
     backend = inbox._backend
     commits: list[int] = []
     real = backend.commit
@@ -30,6 +31,15 @@ def count_commits(inbox: Inbox, monkeypatch, *, delay_s: float = 0.0) -> list[in
         return real(conn)
 
     monkeypatch.setattr(backend, "commit", commit)
+    if backend.single_statement_commit:
+        real_insert = backend.insert_committed
+
+        def insert_committed(conn, sql, params):
+            time.sleep(delay_s)
+            commits.append(threading.get_ident())
+            return real_insert(conn, sql, params)
+
+        monkeypatch.setattr(backend, "insert_committed", insert_committed)
     return commits
 
 
@@ -105,10 +115,11 @@ def test_a_failed_commit_fails_every_delivery_of_it_and_stores_nothing(tmp_path,
     inbox = Inbox(f"sqlite:///{tmp_path / 'inbox.sqlite'}")
     inbox.create_schema()
 
-    def broken(conn):
+    def broken(conn, *args):
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(inbox._backend, "commit", broken)
+    monkeypatch.setattr(inbox._backend, "insert_committed", broken)
     results = concurrently([lambda i=i: inbox.append([event(str(i))]) for i in range(4)])
     assert all(isinstance(r, InboxUnavailable) for r in results)
     monkeypatch.undo()
@@ -161,3 +172,15 @@ def test_the_fast_path_alone_commits_at_once_and_sees_duplicates(inbox):
     assert inbox.append([event("b"), event("c")]) == AppendResult(1, 1)
     assert inbox.append([event("c"), event("c")]) == AppendResult(0, 2)
     assert sorted(e.delivery_id for e in inbox.fetch_ready()) == ["a", "b", "c"]
+
+
+def test_a_group_larger_than_one_statement_commits_all_or_nothing(inbox):
+    """Over _INSERT_CHUNK rows the INSERT is split into chunks inside one transaction."""
+    inbox.append([event("7")])
+    many = [event(str(i)) for i in range(1, 1201)]
+    assert inbox.append(many) == AppendResult(1199, 1)
+    assert len(inbox.fetch_ready(limit=5000)) == 1200
+    bad = [event(f"x{i}") for i in range(1200)] + [event("bad", event_type=None)]
+    with pytest.raises(InboxUnavailable):
+        inbox.append(bad)
+    assert len(inbox.fetch_ready(limit=5000)) == 1200
