@@ -51,20 +51,42 @@ def create_app(
 
     app = Flask(__name__)
     app.json.sort_keys = False
+    receiver = DeliveryReceiver(settings, directory, inbox, metrics)
     app.extensions[EXTENSION] = ReceiverServices(
         settings=settings,
         registry=registry,
         inbox=inbox,
         directory=directory,
         metrics=metrics,
-        receiver=DeliveryReceiver(settings, directory, inbox, metrics),
+        receiver=receiver,
         api_guard=ApiKeyGuard(settings.api_keys(), settings.API_RATE_LIMIT_PER_MINUTE),
         callback_limiter=KeyedRateLimiter(CALLBACKS_PER_MINUTE / 60, CALLBACKS_PER_MINUTE),
     )
     for blueprint in (webhooks.bp, operations.bp, integrations.bp, oauth.bp):
         app.register_blueprint(blueprint)
     _register_error_handlers(app)
+    # Deliveries skip Flask's per-request machinery (see blueprints/webhooks.py).
+    app.wsgi_app = webhooks.DeliveryRoute(  # type: ignore[method-assign]
+        app.wsgi_app,
+        receiver,
+        trusted_hosts=app.config["TRUSTED_HOSTS"],
+        on_http_error=http_error,
+        on_error=unexpected,
+    )
     return app
+
+
+def http_error(exc: HTTPException) -> Response:
+    code = (exc.name or "error").lower().replace(" ", "_")
+    response = error_response(exc.code or 500, code, exc.description or exc.name)
+    if exc.code == 405 and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+def unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error in the webhook receiver")
+    return error_response(500, "internal_error", "an unexpected error occurred")
 
 
 def _register_error_handlers(app: Flask) -> None:
@@ -72,15 +94,5 @@ def _register_error_handlers(app: Flask) -> None:
     def refused(refusal: Refusal) -> Response:
         return refusal_response(refusal)
 
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        code = (exc.name or "error").lower().replace(" ", "_")
-        response = error_response(exc.code or 500, code, exc.description or exc.name)
-        if exc.code == 405 and exc.valid_methods:
-            response.headers["Allow"] = ", ".join(exc.valid_methods)
-        return response
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error in the webhook receiver")
-        return error_response(500, "internal_error", "an unexpected error occurred")
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected)
