@@ -202,10 +202,12 @@ def main() -> None:
     try:
         names, truth = truth_digests(sandbox.base_url)
         for variant in variants:
+            load = load_average()
             base, ours = run_variant(sandbox.base_url, busy=variant == "busy")
             equal, detail = content_equal(
                 truth, warehouse_digests(ours["duckdb"], ours["dataset"], names)
             )
+            ours["load_average"] = f"{load} -> {load_average()}"
             results[variant] = (base, ours, equal, detail)
     finally:
         sandbox.stop()
@@ -251,7 +253,8 @@ def main() -> None:
             f"{label}: ratio {ratio:.2f} (>= {TARGETS[variant]:.2f}), "
             f"peak RSS {ours['peak_rss_mb']:.0f} MB (<= {MAX_RSS_MB}), "
             f"rows loaded {ours['loaded']:,} of {len(truth):,}, content equal to the sandbox: "
-            f"{'yes' if equal else 'NO'} ({detail}); steps (s): {steps} -> "
+            f"{'yes' if equal else 'NO'} ({detail}); steps (s): {steps}; "
+            f"load average {ours['load_average']} -> "
             f"{'met' if met else 'NOT met'}"
         )
     print_table(
