@@ -122,10 +122,8 @@ class DedupEngine:
             if isinstance(r, ProbabilisticRule) and rule_name in (None, r.name)
         ]
         if not targets:
-            wanted = (
-                f"a probabilistic rule named {rule_name!r}" if rule_name else "a probabilistic rule"
-            )
-            raise DedupError(f"{rules.model}: the match rules have no {wanted}")
+            wanted = f" named {rule_name!r}" if rule_name else ""
+            raise DedupError(f"{rules.model}: the match rules have no probabilistic rule{wanted}")
         with DedupSession.open(self.warehouse, self.duckdb_options) as session:
             _require_backend(session, rules)
             run = _Run(session, rules, self._method(session))

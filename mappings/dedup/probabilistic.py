@@ -212,6 +212,20 @@ def _agree(fields: list[str]) -> str:
     return " AND ".join(f"l.{sqlgen.quote(f)} = r.{sqlgen.quote(f)}" for f in fields)
 
 
+def _bound_unobserved_u(linker: Any, sampled_pairs: int) -> None:
+    """A level no random pair fell into (two different people sharing an e-mail address, in a
+    table of unique addresses) gets u = 1 / sampled pairs: the largest u consistent with not
+    seeing it, so its weight is a lower bound, not a missing value (which would weigh 0)."""
+    from splink.internals.constants import LEVEL_NOT_OBSERVED_TEXT
+
+    for comparison in linker._settings_obj.comparisons:
+        for level in comparison.comparison_levels:
+            if level.is_null_level:
+                continue
+            if level._u_probability in (None, LEVEL_NOT_OBSERVED_TEXT):
+                level.u_probability = 1.0 / sampled_pairs
+
+
 @dataclass
 class TrainedModel:
     rule: str
@@ -241,6 +255,7 @@ def train(
             [_agree(t.prior_agree_on)], recall=t.prior_recall
         )
         linker.training.estimate_u_using_random_sampling(max_pairs=t.u_max_pairs, seed=t.seed)
+        _bound_unobserved_u(linker, t.u_max_pairs)
         for block in t.em_blocks:
             linker.training.estimate_parameters_using_expectation_maximisation(_agree(block))
         settings = linker.misc.save_model_to_json(out_path=None)
