@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from core.clock import clock
 from inbox.models import (
     STATUSES,
@@ -669,7 +671,7 @@ def _rows(events: list[InboundEvent]) -> list[tuple]:
                 e.payload,
                 headers_json.get(id(e.headers))
                 or headers_json.setdefault(
-                    id(e.headers), json.dumps(e.headers, separators=(",", ":"))
+                    id(e.headers), orjson.dumps(e.headers, option=orjson.OPT_NON_STR_KEYS).decode()
                 ),
                 e.verification,
                 e.received_at.timestamp(),

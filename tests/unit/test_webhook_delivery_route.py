@@ -36,12 +36,16 @@ def flask_requests(rx):
 
 
 def answer(response) -> tuple:
-    return response.status_code, response.get_json(), response.headers.get("Content-Type")
+    return response.status_code, response.get_json(), sorted(response.headers.items())
 
 
 def test_deliveries_skip_flask_and_everything_else_goes_through_it(rx, flask_requests):
     ok = rx.send(hubspot_v3("acme", [hubspot_event(1)]))
-    assert answer(ok) == (202, {"accepted": 1, "duplicates": 0}, "application/json")
+    assert answer(ok) == (
+        202,
+        {"accepted": 1, "duplicates": 0},
+        [("Content-Length", "29"), ("Content-Type", "application/json")],
+    )
     refused = rx.client.post(path("hubspot", "acme"), data=b"[]", content_type="application/json")
     assert refused.status_code == 401
     assert flask_requests == []
@@ -58,6 +62,7 @@ def test_deliveries_skip_flask_and_everything_else_goes_through_it(rx, flask_req
         path("hubspot", "acme"),
         path("hubspot", "nobody"),
         path("nosuch", "acme"),
+        path("wordpress", "acme"),  # another provider's endpoint: 404 with the same shape
         path("hubspot", "acme%C3%A9"),  # UTF-8 in the path, decoded as the route decodes it
         path("hubspot", "acme%FF"),  # not UTF-8
     ],

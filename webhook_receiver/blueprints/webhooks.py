@@ -63,6 +63,10 @@ class DeliveryRoute:
             response = self._on_http_error(exc)
         except Exception as exc:  # noqa: BLE001 - answered as the app's handler answers it
             response = self._on_error(exc)
+        body = response.response
+        if isinstance(body, list):  # the receiver's JSON answers: headers final already
+            start_response(response.status, response.headers.to_wsgi_list())
+            return body
         return response(environ, start_response)
 
 
