@@ -11,7 +11,7 @@ RUN = {"seconds": 10.0, "peak_rss_mb": 900.0, "records": 100, "crosswalk": 100,
        "clusters": 80, "golden": 80, "multi": 15, "merged": 2}  # fmt: skip
 RUNS = [("full (python)", RUN), ("second run (python)", RUN)]
 CHECK = {"unexplained": 0, "dup_ids": 0}
-CHANGES = {"inserted": 2, "updated": 1}
+CHANGES = {"corrected": 2, "updated": 1}
 
 
 def quality(tp: int, predicted: int, true: int) -> Quality:
@@ -42,3 +42,17 @@ def test_a_smaller_run_says_it_is_not_the_target_size() -> None:
     assert "not the 1M + 1M target" in line
     line, _ = verdict(RUNS, CHECK, CHANGES, quality=quality(1000, 1000, 1000))
     assert "not the 1M + 1M target" not in line
+
+
+def test_the_second_runs_quality_counts_too() -> None:
+    good, split = quality(1000, 1000, 1000), quality(900, 900, 1000)
+    line, correct = verdict(RUNS, CHECK, CHANGES, quality=good, second_quality=split)
+    assert "NOT met" in line and "second run recall 0.9000" in line and correct
+    line, _ = verdict(RUNS, CHECK, CHANGES, quality=good, second_quality=good)
+    assert line.endswith(": met")
+
+
+def test_corrections_that_merge_nothing_are_wrong_output() -> None:
+    unmerged = [RUNS[0], ("second run (python)", {**RUN, "merged": 0})]
+    line, correct = verdict(unmerged, CHECK, CHANGES, quality=quality(1000, 1000, 1000))
+    assert "corrected records merged no clusters" in line and not correct
