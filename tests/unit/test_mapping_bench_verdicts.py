@@ -24,7 +24,7 @@ def run(**extra) -> dict:
 
 
 GOOD_CHECK = {"unexplained": 0, "dup_ids": 0}
-CHANGES = {"inserted": 2, "updated": 1}
+CHANGES = {"corrected": 2, "updated": 1}
 GOOD = {"quality": Quality(records=100, predicted_pairs=20, true_pairs=20, true_positives=20)}
 
 
