@@ -273,7 +273,9 @@ def deliver_all(
                     log.attempts += 1
                 try:
                     status = _post(port_of(), d, timeout)
-                except OSError:
+                except (OSError, http.client.HTTPException):
+                    # No answer, or one cut short (a worker killed between the status line and
+                    # the body): not an acknowledgment, so deliver again, as a provider would.
                     with log.lock:
                         log.connection_errors += 1
                     time.sleep(0.05)

@@ -75,3 +75,35 @@ def test_the_benchmark_waits_until_every_worker_has_booted():
             os.kill(pid, signal.SIGKILL)
         master.kill()
         master.wait()
+
+
+def test_the_crash_client_retries_an_answer_cut_short():
+    """A worker killed between the status line and the body leaves a cut answer: the client
+    must deliver again (as a provider would), not lose the delivery with its thread."""
+    import socket
+    import threading
+
+    from bench.webhook_load import Delivery, deliver_all
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    answers = [
+        b"HTTP/1.1 202 Accepted\r\nContent-Length: 29\r\n\r\n",  # then the connection drops
+        b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    ]
+
+    def serve() -> None:
+        for answer in answers:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    delivery = Delivery(1, "/api/v1/webhooks/hubspot/x", b"[]", "sig", "0")
+    log = deliver_all([delivery], lambda: port, concurrency=1, give_up_after=10)
+    thread.join(5)
+    server.close()
+    assert log.acknowledged == {1}
+    assert log.connection_errors == 1
