@@ -269,7 +269,10 @@ class _Run:
             if isinstance(rule, ExactRule):
                 keys.append(f"{sqlgen.exact_key(rule, t)} AS _k{i}")
             elif isinstance(rule, ProbabilisticRule):
-                keys.extend(probabilistic.stage_columns(i, rule, t))
+                # compared in the probabilistic phase from the staged columns
+                for item in probabilistic.stage_columns(rule, set(fields)):
+                    if item not in keys:
+                        keys.append(item)
             else:
                 keys.append(f"{sqlgen.block_key(rule, t)} AS _b{i}")
                 keys.append(f"{sqlgen.compare_text(rule, t)} AS _t{i}")

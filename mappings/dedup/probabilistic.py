@@ -60,67 +60,68 @@ def require_duckdb(session: DedupSession, rule: ProbabilisticRule) -> None:
 
 
 # --- columns ------------------------------------------------------------------------------
-def value_column(i: int, field: str) -> str:
-    return f"_p{i}_{field}"
+def raw_column(field: str) -> str:
+    return f"_raw_{field}"
 
 
-def domain_column(i: int, field: str) -> str:
-    return f"_p{i}_{field}__domain"
-
-
-def block_column(i: int, j: int) -> str:
-    return f"_q{i}_{j}"
-
-
-def stage_columns(i: int, rule: ProbabilisticRule, text_type: str) -> list[str]:
-    """SQL select items for `er_records`: each compared field normalized, e-mail domains,
-    and one key per candidate block (NULL when any part is NULL)."""
-    items = []
-    for c in rule.compare:
-        value = sqlgen.normalized(c.field, c.normalize, text_type)
-        items.append(f"{value} AS {value_column(i, c.field)}")
-        if c.method == "email":
-            domain = sqlgen.normalized(c.field, "email_domain", text_type)
-            items.append(f"{domain} AS {domain_column(i, c.field)}")
-    for j, entry in enumerate(rule.block_by):
-        key = f" || {sqlgen.KEY_SEPARATOR} || ".join(sqlgen.block_part(b, text_type) for b in entry)
-        items.append(f"{key} AS {block_column(i, j)}")
-    return items
-
-
-def splink_column(c: Comparison) -> str:
-    return c.field
+def stage_columns(rule: ProbabilisticRule, staged: set[str]) -> list[str]:
+    """Select items for `er_records`: the fields the rule reads that the record table does not
+    carry already (canonical columns listed under exclude_fields), under a private name."""
+    used = [*rule.fields, *(b.field for entry in rule.block_by for b in entry)]
+    return [f"{sqlgen.quote(f)} AS {raw_column(f)}" for f in dict.fromkeys(used) if f not in staged]
 
 
 def _domain_name(c: Comparison) -> str:
     return f"{c.field}__domain"
 
 
-def build_input(session: DedupSession, i: int, rule: ProbabilisticRule) -> list[tuple[int, int]]:
-    """Create the Splink input table from `er_records`; block keys shared by more than
-    `max_block_size` records are blanked (skipped). Returns (groups, records) skipped per
-    block entry."""
-    cols = ["_rid AS unique_id"]
+def build_input(session: DedupSession, rule: ProbabilisticRule) -> list[tuple[int, int]]:
+    """Create the Splink input table from `er_records`: the compared fields normalized,
+    e-mail domains, and one key per candidate block entry (NULL when any part is NULL, and
+    when more than `max_block_size` records share it: skipped). Returns (groups, records)
+    skipped per block entry."""
+    t = session.text_type
+    present = set(session.arrow("SELECT * FROM er_records LIMIT 0").column_names)
+
+    def column(field: str) -> str:
+        return field if field in present else raw_column(field)
+
+    values = ["_rid AS unique_id"]
     for c in rule.compare:
-        cols.append(f"{value_column(i, c.field)} AS {sqlgen.quote(c.field)}")
-        if c.method == "email":
-            cols.append(f"{domain_column(i, c.field)} AS {sqlgen.quote(_domain_name(c))}")
-    cap = rule.max_block_size
-    for j in range(len(rule.block_by)):
-        key = block_column(i, j)
-        cols.append(
-            f"CASE WHEN COUNT(*) OVER (PARTITION BY {key}) <= {cap} THEN {key} END AS _block{j}"
+        values.append(
+            f"{sqlgen.normalized(column(c.field), c.normalize, t)} AS {sqlgen.quote(c.field)}"
         )
+        if c.method == "email":
+            domain = sqlgen.normalized(column(c.field), "email_domain", t)
+            values.append(f"{domain} AS {sqlgen.quote(_domain_name(c))}")
+    for j, entry in enumerate(rule.block_by):
+        parts = [
+            sqlgen.block_part(b.model_copy(update={"field": column(b.field)}), t) for b in entry
+        ]
+        values.append(f"{f' || {sqlgen.KEY_SEPARATOR} || '.join(parts)} AS _block{j}")
     session.execute(f"DROP TABLE IF EXISTS {SPLINK_INPUT}")
-    session.execute(f"CREATE TEMP TABLE {SPLINK_INPUT} AS SELECT {', '.join(cols)} FROM er_records")
+    session.execute(
+        f"CREATE TEMP TABLE {SPLINK_INPUT} AS SELECT {', '.join(values)} FROM er_records"
+    )
+    # Keys shared by more than max_block_size records are blanked: usually none or a few, so
+    # a grouped count and an update of those rows (no window over the whole table).
+    cap = rule.max_block_size
     skipped = []
     for j in range(len(rule.block_by)):
-        key = block_column(i, j)
-        groups, records = session.rows(
-            f"SELECT COUNT(*), COALESCE(SUM(n), 0) FROM (SELECT COUNT(*) AS n FROM er_records "
-            f"WHERE {key} IS NOT NULL GROUP BY {key}) g WHERE n > {cap}"
-        )[0]
+        session.execute("DROP TABLE IF EXISTS er_splink_big")
+        session.execute(
+            f"CREATE TEMP TABLE er_splink_big AS SELECT _block{j} AS k, COUNT(*) AS n "
+            f"FROM {SPLINK_INPUT} WHERE _block{j} IS NOT NULL GROUP BY _block{j} "
+            f"HAVING COUNT(*) > {cap}"
+        )
+        groups, records = session.rows("SELECT COUNT(*), COALESCE(SUM(n), 0) FROM er_splink_big")[0]
+        if groups:
+            session.execute(
+                f"UPDATE {SPLINK_INPUT} SET _block{j} = NULL "
+                f"WHERE _block{j} IN (SELECT k FROM er_splink_big)"
+            )
         skipped.append((int(groups), int(records)))
+    session.execute("DROP TABLE er_splink_big")
     return skipped
 
 
@@ -130,7 +131,7 @@ def comparison(c: Comparison) -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
-    col = splink_column(c)
+    col = c.field
     if c.method == "exact":
         made = cl.ExactMatch(col)
     elif c.method == "name":
@@ -246,7 +247,7 @@ def train(
     the prior from pairs agreeing on `prior_agree_on` (with its assumed recall), u by random
     sampling, m by EM on each `em_blocks` block (fields not in a block are trained by it)."""
     require_duckdb(session, rule)
-    build_input(session, i, rule)
+    build_input(session, rule)
     records = int(session.scalar(f"SELECT COUNT(*) FROM {SPLINK_INPUT}"))
     t = rule.training
     with splink_scratch(session) as api:
@@ -288,7 +289,7 @@ def score_edges(
     """Score the candidate pairs with the trained model; insert pairs at or above the
     threshold into `er_edges` (root = the smaller record) with their weight and probability."""
     require_duckdb(session, rule)
-    skipped = build_input(session, i, rule)
+    skipped = build_input(session, rule)
     settings = load_settings(rules.model_path(rule), rule)
     with splink_scratch(session) as api:
         linker = _linker(api, settings, SCORE_LOG_LEVEL)

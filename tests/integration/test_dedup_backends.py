@@ -1,5 +1,6 @@
 """Dedup on both warehouses (DuckDB file, real Postgres): same clusters, same golden ids, same
-survivors, stable across runs, with both components methods."""
+survivors, stable across runs, with both components methods (exact and fuzzy rules); the
+shipped, probabilistic contacts rules on DuckDB and a clear refusal on Postgres."""
 
 from __future__ import annotations
 
@@ -11,9 +12,32 @@ import psycopg
 import pytest
 
 from destinations.warehouse import Warehouse
-from mappings.dedup import DedupEngine, load_match_rules
+from mappings.dedup import DedupEngine, DedupError, load_match_rules
 
 SHIPPED_RULES = Path(__file__).resolve().parents[2] / "mappings" / "match_rules" / "contacts.yaml"
+# Exact and fuzzy rules (the contacts rules shipped before the probabilistic rule): they run on
+# both backends, so the parity tests below use them.
+EXACT_AND_FUZZY = """\
+model: contacts
+rules:
+  - {name: email_exact, type: exact, fields: [email], normalize: lower_trim, max_group_size: 50}
+  - {name: phone_exact, type: exact, fields: [phone], normalize: digits, max_group_size: 5}
+  - name: name_fuzzy
+    type: fuzzy
+    fields: [first_name, last_name]
+    block_by:
+      - {field: email, normalize: email_domain}
+      - {field: last_name, normalize: initial}
+    scorer: token_sort_ratio
+    threshold: 92
+    max_block_size: 200
+survivorship:
+  default: most_recent
+  source_priority: [salesforce, hubspot]
+  fields:
+    email: {strategy: source_priority}
+    first_name: first_non_null
+"""
 COLUMNS = ["email", "phone", "first_name", "last_name", "city"]
 # Mixed-case source names and ids: member-key order must not depend on the database collation.
 ROWS = [
@@ -78,10 +102,17 @@ def crosswalk(warehouse: Warehouse) -> dict[str, tuple[str, str | None]]:
     }
 
 
+@pytest.fixture
+def exact_and_fuzzy(tmp_path):
+    path = tmp_path / "contacts.yaml"
+    path.write_text(EXACT_AND_FUZZY)
+    return load_match_rules(path)
+
+
 @pytest.mark.parametrize("components", ["python", "sql"])
-def test_shipped_contact_rules_cluster_and_survive(warehouse, components):
+def test_exact_and_fuzzy_contact_rules_cluster_and_survive(warehouse, components, exact_and_fuzzy):
     seed(warehouse, ROWS)
-    rules = load_match_rules(SHIPPED_RULES)
+    rules = exact_and_fuzzy
 
     result = DedupEngine(warehouse, components=components).run(rules)
 
@@ -100,8 +131,10 @@ def test_shipped_contact_rules_cluster_and_survive(warehouse, components):
     assert (email, first, city, sources, records) == (" ANN@ACME.COM", "Ann", "Oslo", 2, 3)
 
 
-def test_golden_ids_are_the_same_on_both_backends_and_stable(tmp_path, postgres_url):
-    rules = load_match_rules(SHIPPED_RULES)
+def test_golden_ids_are_the_same_on_both_backends_and_stable(
+    tmp_path, postgres_url, exact_and_fuzzy
+):
+    rules = exact_and_fuzzy
     ids = []
     for warehouse in (
         Warehouse("duckdb", duckdb_path=tmp_path / "w.duckdb"),
@@ -131,11 +164,83 @@ def test_golden_ids_are_the_same_on_both_backends_and_stable(tmp_path, postgres_
     assert ids[0] == ids[1]
 
 
-def test_duplicate_member_keys_collapse_to_the_newest_on_both_backends(warehouse):
+def test_duplicate_member_keys_collapse_to_the_newest_on_both_backends(warehouse, exact_and_fuzzy):
     newer = ("hubspot", "H-1", "ann@acme.com", "+15550001", "Ann", "Lee", "Newtown", 9)
     seed(warehouse, [*ROWS, newer])
-    result = DedupEngine(warehouse).run(load_match_rules(SHIPPED_RULES))
+    result = DedupEngine(warehouse).run(exact_and_fuzzy)
     assert (result.rows_in, result.records, result.duplicate_rows) == (8, 7, 1)
     gid = crosswalk(warehouse)["H-1"][0]
     city = query(warehouse, f"SELECT city FROM crm.contacts_golden WHERE golden_id = '{gid}'")
     assert city == [("Newtown",)]
+
+
+def with_job_titles(warehouse: Warehouse, rows) -> None:
+    """The shipped contacts rules also weigh job_title: the same rows with one."""
+    seed(warehouse, rows)
+    statements = [
+        "ALTER TABLE crm.contacts ADD COLUMN job_title TEXT",
+        "UPDATE crm.contacts SET job_title = 'engineer'",
+    ]
+    if warehouse.kind == "duckdb":
+        with duckdb.connect(str(warehouse.duckdb_path)) as conn:
+            for sql in statements:
+                conn.execute(sql)
+        return
+    with psycopg.connect(warehouse.postgres_url) as conn:
+        for sql in statements:
+            conn.execute(sql)
+
+
+# Term-frequency adjustments weigh a value by its share of the table: among 8 records every
+# value is common, so the shipped rules are tried among 400 other people.
+OTHERS = [
+    (
+        "hubspot",
+        f"x{i}",
+        f"person{i}@example{i % 40}.com",
+        f"+1212555{i:04d}",
+        f"First{i % 97}",
+        f"Last{i}",
+        f"City{i % 23}",
+        1,
+    )
+    for i in range(400)
+]
+
+
+def test_shipped_probabilistic_contact_rules_on_duckdb(tmp_path):
+    warehouse = Warehouse("duckdb", duckdb_path=tmp_path / "w.duckdb")
+    # Ann three times with one address (once in another city)
+    rows = [*ROWS[:3], ("salesforce", "003a2", "ann@acme.com", None, "Ann", "Lee", "Rome", 4)]
+    with_job_titles(warehouse, [*rows, *ROWS[3:], *OTHERS])
+
+    result = DedupEngine(warehouse).run(load_match_rules(SHIPPED_RULES))
+
+    xw = crosswalk(warehouse)
+    assert xw["H-1"][0] == xw["003a"][0] == xw["003a2"][0]
+    assert xw["H-1"][1] == "person_probabilistic"
+    # a different address, another city and no phone: not the same person on names alone
+    assert xw["h-2"][0] != xw["003c"][0]
+    assert result.rules[0].type == "probabilistic" and result.rules[0].edges >= 2
+    weights = query(
+        warehouse,
+        "SELECT MIN(match_weight) FROM crm.contacts_crosswalk WHERE match_rule IS NOT NULL",
+    )
+    assert weights[0][0] > 6.6  # the 0.99 threshold as a weight
+
+
+def test_probabilistic_rules_are_refused_on_postgres_before_writing(postgres_url):
+    warehouse = Warehouse("postgres", postgres_url=postgres_url)
+    with_job_titles(warehouse, ROWS)
+
+    with pytest.raises(DedupError) as err:
+        DedupEngine(warehouse).run(load_match_rules(SHIPPED_RULES))
+
+    assert "probabilistic rules run only on a DuckDB warehouse (this one is postgres)" in str(
+        err.value
+    )
+    tables = query(
+        warehouse,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'crm'",
+    )
+    assert tables == [("contacts",)]
