@@ -2,7 +2,8 @@
 
 1. Throughput: signed HubSpot v3 deliveries through wrk at concurrency 32 against gunicorn with
    2 workers running the real receiver (verification, rate limit, SQLite WAL inbox), and against
-   a bare Flask hello endpoint served the same way, in the same run. Only 2xx answers count as
+   a bare Flask hello endpoint served the same way, in the same run; the load starts once every
+   worker of each has booted (else the first worker up takes all 32 connections). Only 2xx count as
    throughput. Targets: receiver >= 60% of hello, p99 <= 25 ms, no error at all (non-2xx or
    socket error), and every 2xx in the inbox (inbox rows = 2xx answers, plus at most the
    requests still in flight when wrk stopped, which the server may have committed unanswered).
