@@ -151,6 +151,26 @@ class WrkResult:
         return max(0, self.sent - self.answered)
 
 
+def combine(results: Sequence[WrkResult]) -> WrkResult:
+    """Several wrk runs against one server as one: counts and seconds add up, and each latency
+    percentile is the worst run's. That is an upper bound of the combined percentile: no run has
+    more than 1% of its answers above its own p99, so no more than 1% of all are above the worst.
+    """
+    return WrkResult(
+        sum(r.requests for r in results),
+        sum(r.seconds for r in results),
+        sum(r.non_2xx for r in results),
+        {
+            key: max(r.latency_ms.get(key, 0.0) for r in results)
+            for key in {k for r in results for k in r.latency_ms}
+        },
+        ok=sum(r.ok for r in results),
+        sent=sum(r.sent for r in results),
+        answered=sum(r.answered for r in results),
+        socket_errors=sum(r.socket_errors for r in results),
+    )
+
+
 def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 

@@ -2,9 +2,11 @@
 
 1. Throughput: signed HubSpot v3 deliveries through wrk at concurrency 32 against gunicorn with
    2 workers running the real receiver (verification, rate limit, SQLite WAL inbox), and against
-   a bare Flask hello endpoint served the same way, in the same run; the load starts once every
-   worker of each has booted (else the first worker up takes all 32 connections). Only 2xx count as
-   throughput. Targets: receiver >= 60% of hello, p99 <= 25 ms, no error at all (non-2xx or
+   a bare Flask hello endpoint served the same way, in the same run: both served at once and
+   measured in alternating slices (3 x 5 s each by default), so the load of other processes on a
+   shared machine falls on both alike; latency percentiles are the worst slice's. The load starts
+   once every worker has booted (else the first worker up takes all 32 connections). Only 2xx
+   count as throughput. Targets: receiver >= 60% of hello, p99 <= 25 ms, no error at all (non-2xx or
    socket error), and every 2xx in the inbox (inbox rows = 2xx answers, plus at most the
    requests still in flight when wrk stopped, which the server may have committed unanswered).
 2. Crash safety: a Python client that retries until it gets a 2xx (as HubSpot does) delivers
@@ -40,6 +42,7 @@ from bench.common import fresh_settings, print_table, temp_root
 from bench.webhook_load import (
     Delivery,
     children_of,
+    combine,
     deliver_all,
     free_port,
     gunicorn_command,
@@ -54,6 +57,7 @@ SECRET = "bench-webhook-secret"
 INTEGRATION = "bench-hubspot"
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_FLAGS: list[str] = []  # --worker-class / --threads from the command line
+SLICES = 3  # alternating wrk runs per app in part 1
 
 
 def prepare_data_dir(root: Path, **env: str) -> dict[str, str]:
@@ -132,33 +136,49 @@ def load_note() -> str:
 # -- part 1 ---------------------------------------------------------------------------------
 
 
-def throughput(seconds: int, minimum: int) -> list[list]:
-    rows = []
-    results = {}
-    stored = 0
-    for label, app in (
+def throughput(seconds: int, minimum: int, slices: int = SLICES) -> list[list]:
+    """Both apps served at once (the one not measured idles), measured in alternating slices
+    (hello, receiver, hello, receiver, ...): on a shared machine the load of other processes
+    changes from one quarter-minute to the next, and alternating gives both apps the same share
+    of it, where two back-to-back runs compared one app's quiet spell with the other's busy one.
+    """
+    apps = (
         ("bare Flask hello", "bench.webhook_hello_app:app"),
         ("receiver (verify + SQLite WAL inbox)", "webhook_receiver.wsgi:app"),
-    ):
-        root = temp_root("bench-webhooks-")
-        env = prepare_data_dir(root)
-        port = free_port()
-        proc = start(app, port, env)
-        try:
-            # More deliveries than the duration can send: each is unique (no duplicates).
+    )
+    slice_s = max(1, round(seconds / slices))
+    servers: dict[str, tuple[Path, int, subprocess.Popen, list[Delivery]]] = {}
+    parts: dict[str, list] = {label: [] for label, _ in apps}
+    try:
+        for label, app in apps:
+            root = temp_root("bench-webhooks-")
+            env = prepare_data_dir(root)
+            port = free_port()
+            proc = start(app, port, env)
+            # More deliveries than the duration can send: each is unique (no duplicates), and
+            # each slice sends its own share of them.
             deliveries = hubspot_deliveries(
-                max(minimum, 6000 * seconds),
+                max(minimum, 6000 * slice_s * slices),
                 secret=SECRET,
                 host=f"127.0.0.1:{port}",
                 integration_id=INTEGRATION,
             )
-            result = run_wrk(deliveries, port, root / "wrk", seconds=seconds)
-        finally:
+            servers[label] = (root, port, proc, deliveries)
+        for n in range(slices):
+            for label, (root, port, _proc, deliveries) in servers.items():
+                share = deliveries[n::slices]
+                parts[label].append(run_wrk(share, port, root / f"wrk-{n}", seconds=slice_s))
+    finally:
+        for _root, _port, proc, _deliveries in servers.values():
             stop(proc)
+    rows = []
+    results = {}
+    stored = 0
+    for label, _app in apps:
+        result = results[label] = combine(parts[label])
         is_receiver = "receiver" in label
         if is_receiver:
-            stored = inbox_rows(root)[0]
-        results[label] = result
+            stored = inbox_rows(servers[label][0])[0]
         rows.append(
             [
                 label,
@@ -177,7 +197,8 @@ def throughput(seconds: int, minimum: int) -> list[list]:
     ratio = receiver.per_second / hello.per_second if hello.per_second else 0.0
     print_table(
         f"Webhook receiver vs bare Flask: gunicorn 2 workers {' '.join(SERVER_FLAGS)}, "
-        f"wrk concurrency 32, {seconds} s each ({load_note()})",
+        f"wrk concurrency 32, {slices} alternating slices of {slice_s} s each "
+        f"(latency: worst slice) ({load_note()})",
         [
             "app",
             "2xx",

@@ -107,3 +107,15 @@ def test_the_crash_client_retries_an_answer_cut_short():
     server.close()
     assert log.acknowledged == {1}
     assert log.connection_errors == 1
+
+
+def test_alternating_slices_add_up_and_keep_the_worst_latency():
+    from bench.webhook_load import WrkResult, combine
+
+    quiet = WrkResult(1000, 5.0, 0, {"p50": 5.0, "p99": 20.0}, ok=990, sent=1002, answered=1000)
+    busy = WrkResult(600, 5.0, 4, {"p50": 9.0, "p99": 61.0}, ok=596, sent=601, answered=600,
+                     socket_errors=1)  # fmt: skip
+    both = combine([quiet, busy])
+    assert (both.ok, both.seconds, both.per_second) == (1586, 10.0, 158.6)
+    assert (both.errors, both.in_flight) == (4 + 1, 3)
+    assert both.latency_ms == {"p50": 9.0, "p99": 61.0}  # never better than the worst slice
