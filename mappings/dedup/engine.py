@@ -270,7 +270,7 @@ class _Run:
                 keys.append(f"{sqlgen.exact_key(rule, t)} AS _k{i}")
             elif isinstance(rule, ProbabilisticRule):
                 # compared in the probabilistic phase from the staged columns
-                for item in probabilistic.stage_columns(rule, set(fields)):
+                for item in probabilistic.stage_columns(rule, set(fields), set(columns)):
                     if item not in keys:
                         keys.append(item)
             else:

@@ -64,11 +64,16 @@ def raw_column(field: str) -> str:
     return f"_raw_{field}"
 
 
-def stage_columns(rule: ProbabilisticRule, staged: set[str]) -> list[str]:
+def stage_columns(rule: ProbabilisticRule, staged: set[str], source: set[str]) -> list[str]:
     """Select items for `er_records`: the fields the rule reads that the record table does not
-    carry already (canonical columns listed under exclude_fields), under a private name."""
+    carry already (canonical columns listed under exclude_fields), under a private name.
+    Optional fields the source table lacks are left out (compared as missing)."""
     used = [*rule.fields, *(b.field for entry in rule.block_by for b in entry)]
-    return [f"{sqlgen.quote(f)} AS {raw_column(f)}" for f in dict.fromkeys(used) if f not in staged]
+    return [
+        f"{sqlgen.quote(f)} AS {raw_column(f)}"
+        for f in dict.fromkeys(used)
+        if f not in staged and f in source
+    ]
 
 
 def _domain_name(c: Comparison) -> str:
@@ -88,6 +93,12 @@ def build_input(session: DedupSession, rule: ProbabilisticRule) -> list[tuple[in
 
     values = ["_rid AS unique_id"]
     for c in rule.compare:
+        if c.field not in present and raw_column(c.field) not in present:
+            # an optional field this table lacks: every pair lands in the null level
+            values.append(f"CAST(NULL AS {t}) AS {sqlgen.quote(c.field)}")
+            if c.method == "email":
+                values.append(f"CAST(NULL AS {t}) AS {sqlgen.quote(_domain_name(c))}")
+            continue
         values.append(
             f"{sqlgen.normalized(column(c.field), c.normalize, t)} AS {sqlgen.quote(c.field)}"
         )
@@ -95,6 +106,9 @@ def build_input(session: DedupSession, rule: ProbabilisticRule) -> list[tuple[in
             domain = sqlgen.normalized(column(c.field), "email_domain", t)
             values.append(f"{domain} AS {sqlgen.quote(_domain_name(c))}")
     for j, entry in enumerate(rule.block_by):
+        if any(b.field not in present and raw_column(b.field) not in present for b in entry):
+            values.append(f"CAST(NULL AS {t}) AS _block{j}")  # an absent optional field
+            continue
         parts = [
             sqlgen.block_part(b.model_copy(update={"field": column(b.field)}), t) for b in entry
         ]
@@ -276,6 +290,25 @@ def train(
     )
 
 
+def data_prior(session: DedupSession, rule: ProbabilisticRule) -> float | None:
+    """The prior (probability that two random records match) of the records being resolved,
+    estimated as training does: pairs agreeing on `prior_agree_on`, divided by its assumed
+    recall, over all pairs. It scales with the table (a person has about as many duplicates in
+    4,000 records as in 2,000,000, among far fewer pairs), which m and u do not; None when no
+    pair agrees (the trained prior is kept)."""
+    fields = [sqlgen.quote(f) for f in rule.training.prior_agree_on]
+    present = " AND ".join(f"{f} IS NOT NULL" for f in fields)
+    agreeing, records = session.rows(
+        f"SELECT (SELECT COALESCE(SUM(n * (n - 1) / 2), 0) FROM (SELECT COUNT(*) AS n FROM "
+        f"{SPLINK_INPUT} WHERE {present} GROUP BY {', '.join(fields)}) g), "
+        f"(SELECT COUNT(*) FROM {SPLINK_INPUT})"
+    )[0]
+    pairs = records * (records - 1) / 2
+    if not agreeing or pairs <= 0:
+        return None
+    return min(float(agreeing) / rule.training.prior_recall / pairs, 0.5)
+
+
 @dataclass
 class Scored:
     edges: int
@@ -291,6 +324,9 @@ def score_edges(
     require_duckdb(session, rule)
     skipped = build_input(session, rule)
     settings = load_settings(rules.model_path(rule), rule)
+    prior = data_prior(session, rule)
+    if prior is not None:
+        settings["probability_two_random_records_match"] = prior
     with splink_scratch(session) as api:
         linker = _linker(api, settings, SCORE_LOG_LEVEL)
         predictions = linker.inference.predict(

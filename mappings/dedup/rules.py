@@ -98,6 +98,10 @@ class Comparison(_Strict):
     # Agreement on a rare value weighs more than on a common one (Smith vs Zielinski; for
     # `email`, the domain: acme.io vs gmail.com).
     term_frequency: bool = False
+    # A canonical table without this column is compared as if every value were missing (the
+    # null level: no evidence either way) instead of stopping the run; a block_by entry using
+    # it then finds no candidates.
+    optional: bool = False
 
 
 class Threshold(_Strict):
@@ -255,11 +259,16 @@ class MatchRules(_Strict):
         """Every canonical column a rule reads (checked against the table before a run)."""
         used: set[str] = set()
         for rule in self.rules:
+            if isinstance(rule, ProbabilisticRule):
+                optional = {c.field for c in rule.compare if c.optional}
+                used.update(c.field for c in rule.compare if not c.optional)
+                used.update(
+                    b.field for entry in rule.block_by for b in entry if b.field not in optional
+                )
+                continue
             used.update(rule.fields)
             if isinstance(rule, FuzzyRule):
                 used.update(b.field for b in rule.block_by)
-            if isinstance(rule, ProbabilisticRule):
-                used.update(b.field for entry in rule.block_by for b in entry)
         return used
 
     def model_path(self, rule: ProbabilisticRule) -> Path:

@@ -232,7 +232,17 @@ def test_shipped_contacts_rules_are_probabilistic_with_their_model():
     rules = load_match_rules(SHIPPED / "contacts.yaml")
     (rule,) = rules.probabilistic_rules()
     assert rules.model_path(rule) == SHIPPED / "contacts.model.json"
-    assert rule.fields == ["email", "phone", "first_name", "last_name", "city", "job_title"]
+    assert rule.fields == [
+        "email",
+        "phone",
+        "first_name",
+        "last_name",
+        "city",
+        "job_title",
+        "company_name",
+    ]
+    assert [c.field for c in rule.compare if c.optional] == ["company_name"]
+    assert "company_name" not in rules.referenced_fields()  # optional: a table may lack it
     assert [r.type for r in rules.rules] == ["probabilistic"]
 
 
@@ -282,6 +292,22 @@ def test_unknown_methods_and_training_fields_are_rejected(tmp_path):
     with pytest.raises(MatchRuleFileError) as err:
         load_match_rules(write_rules(tmp_path, bad_block), require_models=False)
     assert "training names fields not in compare: company" in str(err.value)
+
+
+def test_an_optional_compared_column_the_table_lacks_counts_as_missing(tmp_path):
+    """The shipped rules compare company_name when a source has it: a table without the
+    column still resolves (those comparisons weigh nothing, its block finds nothing)."""
+    path = tmp_path / "w.duckdb"
+    create_contacts(path, labelled_people(200, seed=11))
+    same = {"first_name": "zoe", "last_name": "quist", "city": "paris", "job_title": "founder"}
+    add_contact(path, "hubspot", "zoe-1", email="zoe@acme.io", phone="+14155550199", **same)
+    add_contact(path, "salesforce", "zoe-2", email="zoe@acme.io", phone="+14155550199", **same)
+
+    result = run(path, SHIPPED / "contacts.yaml")
+
+    xw = crosswalk(path)
+    assert xw["zoe-1"][0] == xw["zoe-2"][0]
+    assert result.rules[0].edges >= 1
 
 
 def test_compared_columns_missing_from_the_table_stop_the_run(rules, tmp_path):
