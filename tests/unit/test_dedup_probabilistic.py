@@ -478,6 +478,16 @@ def test_match_weight_charts_are_written_and_reported(rules, tmp_path):
     assert (folder / "person.match_weights.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (folder / "person.match_weights.html").read_text()
     assert "first_name" in html and "<html" in html.lower()
+    # the Dagster asset links them in its materialization metadata
+    from dagster_project.defs.mappings.dedup_assets import _run_metadata
+
+    metadata = _run_metadata(result)
+    assert metadata["chart/person.match_weights_png"].path == str(
+        folder / "person.match_weights.png"
+    )
+    assert metadata["chart/person.m_u_parameters_html"].path == str(
+        folder / "person.m_u_parameters.html"
+    )
 
 
 def test_splink_leaves_no_tables_in_the_warehouse(rules, tmp_path):
