@@ -111,7 +111,7 @@ def generate(db_path: str, rows: int) -> dict:
     conn.execute("""
         CREATE OR REPLACE TABLE crm.contacts (
           email VARCHAR, phone VARCHAR, first_name VARCHAR, last_name VARCHAR,
-          company VARCHAR, job_title VARCHAR, city VARCHAR, lifecycle_stage VARCHAR,
+          company_name VARCHAR, job_title VARCHAR, city VARCHAR, lifecycle_stage VARCHAR,
           _source VARCHAR, _source_integration VARCHAR, _source_id VARCHAR,
           _source_updated_at TIMESTAMPTZ, _mapping VARCHAR, _loaded_at TIMESTAMPTZ)
     """)
@@ -297,7 +297,7 @@ SPLINK_INPUT = """
            NULLIF(lower(trim(first_name)), '') AS first_name,
            NULLIF(lower(trim(last_name)), '') AS last_name,
            NULLIF(regexp_replace(phone, '[^0-9+]', '', 'g'), '') AS phone,
-           NULLIF(lower(trim(company)), '') AS company,
+           NULLIF(lower(trim(company_name)), '') AS company,
            NULLIF(lower(trim(city)), '') AS city,
            NULLIF(lower(trim(job_title)), '') AS job_title
     FROM src.crm.contacts
