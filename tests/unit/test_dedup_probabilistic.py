@@ -238,7 +238,6 @@ def test_shipped_contacts_rules_are_probabilistic_with_their_model():
         "first_name",
         "last_name",
         "city",
-        "job_title",
         "company_name",
     ]
     assert [c.field for c in rule.compare if c.optional] == ["company_name"]
