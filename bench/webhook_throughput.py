@@ -435,7 +435,9 @@ def slow_clients(seconds: int, slow: int = 50, senders: int = 4) -> list[list]:
         def send() -> None:
             while time.monotonic() < measure_until:
                 with vlock:
-                    d = next(valid)
+                    d = next(valid, None)
+                if d is None:  # every prepared delivery was sent: this sender is done
+                    return
                 began = time.perf_counter()
                 try:
                     status = _request(port, "POST", d.path, d.body, d.headers(), timeout=15)
