@@ -212,3 +212,28 @@ def test_a_bad_signature_is_still_invalid_signature_not_a_version_refusal(rx):
     response = rx.send(hubspot_v1("acme", [hubspot_event(1)], secret="forged"))
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "invalid_signature"
+
+
+def test_a_deep_body_is_refused_before_the_parser_recurses(monkeypatch):
+    """A body nested near the recursion limit never reaches the recursive parser: at that
+    depth whatever the garbage collector finalizes runs out of stack (seen in the suite as an
+    'exception ignored' in an unrelated finalizer). Brackets inside strings do not count."""
+    import core.events as events
+
+    parsed: list[bytes] = []
+    real_loads = events.json.loads
+
+    def spy(text, **kwargs):
+        parsed.append(text)
+        return real_loads(text, **kwargs)
+
+    monkeypatch.setattr(events.json, "loads", spy)
+    for body in (deep_body(990), b"[" * 990 + b"]" * 990, b"[" * 70 + b"]" * 69):
+        with pytest.raises(events.PayloadError) as refused:
+            events.load_json(body)
+        assert refused.value.code == "malformed_json"
+    assert parsed == []
+    # Brackets in strings (escaped quotes included) are text, not nesting: parsed and kept.
+    text = '["' + "[[[{{{" * 30 + '\\"]]]", ' + ", ".join(['"]]]}}}"'] * 40) + "]"
+    assert events.load_json(text.encode())[0].startswith("[[[{{{")
+    assert len(parsed) == 1
