@@ -259,6 +259,10 @@ class SyncRunner:
         keeps their bookmarks (they are the state the next extraction starts from) and lets
         the requested sync run as asked; the run records both.
         """
+        # Nothing pending locally (the usual case): `run` syncs with the destination itself, so
+        # a second sync here would only open the warehouse once more (~0.1-0.2 s a run).
+        if not pipeline.has_pending_data:
+            return
         # As `run` does first: a local state the destination never saw (a crashed first sync)
         # is reset with its packages, and nothing pending remains.
         pipeline.sync_destination()
