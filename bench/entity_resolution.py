@@ -38,8 +38,8 @@ from bench.er_quality import (
     QUALITY_HEADERS,
     Quality,
     crosswalk_clusters,
-    pairwise_quality,
     parquet_clusters,
+    quality_of,
     quality_row,
     run_splink,
 )
@@ -375,16 +375,6 @@ def splink_plan(em_blocks: str = SPLINK_EM_BLOCKS, threshold: float = SPLINK_THR
         threshold=threshold,
         note=f"EM on {em_blocks}, threshold {threshold}",
     )
-
-
-def quality_of(db_path: str, clusters_sql: str) -> Quality:
-    import duckdb
-
-    conn = duckdb.connect(db_path, read_only=True)
-    try:
-        return pairwise_quality(conn, clusters_sql, "SELECT record_id, entity_id FROM bench_truth")
-    finally:
-        conn.close()
 
 
 def main() -> None:

@@ -34,8 +34,8 @@ from bench.er_quality import (
     QUALITY_HEADERS,
     Quality,
     crosswalk_clusters,
-    pairwise_quality,
     parquet_clusters,
+    quality_of,
     quality_row,
     run_engine,
     run_splink,
@@ -196,16 +196,6 @@ def splink_plan(dataset: str, with_ids: bool, threshold: float = 0.9):
         u_max_pairs=2e6,
         note=f"threshold {threshold}",
     )
-
-
-def quality_of(db_path: str, clusters_sql: str) -> Quality:
-    import duckdb
-
-    conn = duckdb.connect(db_path, read_only=True)
-    try:
-        return pairwise_quality(conn, clusters_sql, "SELECT record_id, entity_id FROM bench_truth")
-    finally:
-        conn.close()
 
 
 def run_dataset(root: Path, dataset: str, threads: int) -> list[tuple[str, str, dict, Quality]]:

@@ -111,6 +111,18 @@ def pairwise_quality(conn: Any, predicted: str, truth: str) -> Quality:
     )
 
 
+def quality_of(db_path: str, clusters_sql: str) -> Quality:
+    """Quality of `clusters_sql` against the benchmark's `bench_truth` table in the DuckDB file
+    at `db_path` (both benchmarks' generators write their truth there), read-only."""
+    import duckdb
+
+    conn = duckdb.connect(db_path, read_only=True)
+    try:
+        return pairwise_quality(conn, clusters_sql, "SELECT record_id, entity_id FROM bench_truth")
+    finally:
+        conn.close()
+
+
 # --- our engine ------------------------------------------------------------------------------
 
 

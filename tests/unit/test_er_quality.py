@@ -22,10 +22,14 @@ import duckdb
 import pytest
 
 from bench.entity_resolution import RULES, generate
-from bench.entity_resolution import quality_of as contacts_quality
 from bench.entity_resolution_febrl import RULES_DIR, write_warehouse
-from bench.entity_resolution_febrl import quality_of as febrl_quality
-from bench.er_quality import Quality, QualityError, crosswalk_clusters, pairwise_quality
+from bench.er_quality import (
+    Quality,
+    QualityError,
+    crosswalk_clusters,
+    pairwise_quality,
+    quality_of,
+)
 from destinations.warehouse import Warehouse
 from mappings.dedup import DedupEngine, load_match_rules
 
@@ -116,7 +120,7 @@ def resolve(db: Path, rules_path: Path) -> str:
 def test_shipped_contacts_rules_keep_precision_and_recall(tmp_path: Path) -> None:
     db = tmp_path / "warehouse.duckdb"
     generate(str(db), 2000)
-    q = contacts_quality(str(db), resolve(db, RULES))
+    q = quality_of(str(db), resolve(db, RULES))
     assert q.true_pairs > 600  # the generator still makes duplicates to find
     assert q.precision >= CONTACTS_MIN_PRECISION, q.as_dict()
     assert q.recall >= CONTACTS_MIN_RECALL, q.as_dict()
@@ -129,7 +133,7 @@ def test_febrl_rules_keep_precision_and_recall(
     db = tmp_path / "warehouse.duckdb"
     info = write_warehouse(str(db), dataset, max_entity=1000)
     assert info["entities"] == 1000
-    q = febrl_quality(str(db), resolve(db, RULES_DIR / rules_file))
+    q = quality_of(str(db), resolve(db, RULES_DIR / rules_file))
     min_precision, min_recall = FEBRL_FLOORS[(rules_file, dataset)]
     assert q.precision >= min_precision, q.as_dict()
     assert q.recall >= min_recall, q.as_dict()
