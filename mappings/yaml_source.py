@@ -7,12 +7,15 @@ only reads YAML; it never interprets mapping semantics.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 
 Path = tuple[str | int, ...]
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class YamlSyntaxError(ValueError):
@@ -85,3 +88,32 @@ def dotted(path: Path) -> str:
         else:
             out += ("." if out else "") + str(element)
     return out
+
+
+def validate_with_lines(
+    text: str,
+    source: object,
+    model: type[Model],
+    error: Callable[[Any, int | None, str, str], Exception],
+    *,
+    expected: str,
+    union_tags: Collection[str] = (),
+) -> tuple[Model, dict[Path, int]]:
+    """Parse one YAML document into `model`; the first problem raises `error(source, line,
+    dotted field, message)`: not YAML, not a mapping (`expected` says what it should be), or
+    the model's first validation error. `union_tags` are the discriminator values pydantic puts
+    in error locations, which are never keys of the file. Returns the model and the lines."""
+    try:
+        data, lines = load_with_lines(text)
+    except YamlSyntaxError as exc:
+        raise error(source, exc.line, "", f"not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise error(source, lines.get(()), "", expected)
+    try:
+        value = model.model_validate(data)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(p for p in first["loc"] if p not in union_tags)
+        _, line = locate(loc, lines)
+        raise error(source, line, dotted(loc), first["msg"].removeprefix("Value error, ")) from None
+    return value, lines

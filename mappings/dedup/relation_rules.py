@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
-from pydantic import ValidationError as PydanticValidationError
 
 from mappings.dedup.rules import IDENTIFIER, QUALIFIED_TABLE, MatchRules
 from mappings.errors import MappingFileError
-from mappings.yaml_source import YamlSyntaxError, dotted, load_with_lines, locate
+from mappings.yaml_source import dotted, locate, validate_with_lines
 
 LINK_TYPES = ("association", "link_table", "lookup")
 # Columns of the from model's golden table that a primary column may never take over.
@@ -136,22 +135,14 @@ class Relation(_Strict):
 
 def parse_relation(text: str, path: Path | str = "<memory>") -> Relation:
     """Validate one relation file's YAML; raise RelationFileError naming file, line and field."""
-    try:
-        data, lines = load_with_lines(text)
-    except YamlSyntaxError as exc:
-        raise RelationFileError(path, exc.line, "", f"not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise RelationFileError(
-            path, lines.get(()), "", "expected a mapping with name, from, to, links"
-        )
-    try:
-        relation = Relation.model_validate(data)
-    except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(p for p in first["loc"] if p not in LINK_TYPES)  # union tags
-        _, line = locate(loc, lines)
-        message = first["msg"].removeprefix("Value error, ")
-        raise RelationFileError(path, line, dotted(loc), message) from None
+    relation, lines = validate_with_lines(
+        text,
+        path,
+        Relation,
+        RelationFileError,
+        expected="expected a mapping with name, from, to, links",
+        union_tags=LINK_TYPES,
+    )
     relation._path = str(path)
     relation._lines = lines
     problem = _semantics(relation)

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
-from pydantic import ValidationError as PydanticValidationError
 
 from mappings.errors import MappingFileError
-from mappings.yaml_source import YamlSyntaxError, dotted, load_with_lines, locate
+from mappings.yaml_source import dotted, validate_with_lines
 
 IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
 QUALIFIED_TABLE = r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$"
@@ -293,20 +292,14 @@ def parse_match_rules(
     loaded from a file) and must exist and fit the rule unless `require_models` is False
     (training writes them).
     """
-    try:
-        data, lines = load_with_lines(text)
-    except YamlSyntaxError as exc:
-        raise MatchRuleFileError(path, exc.line, "", f"not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise MatchRuleFileError(path, lines.get(()), "", "expected a mapping with model, rules")
-    try:
-        rules = MatchRules.model_validate(data)
-    except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(p for p in first["loc"] if p not in RULE_TYPES)  # union tags
-        _, line = locate(loc, lines)
-        message = first["msg"].removeprefix("Value error, ")
-        raise MatchRuleFileError(path, line, dotted(loc), message) from None
+    rules, lines = validate_with_lines(
+        text,
+        path,
+        MatchRules,
+        MatchRuleFileError,
+        expected="expected a mapping with model, rules",
+        union_tags=RULE_TYPES,
+    )
     rules._base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
     if require_models:
         for index, rule in enumerate(rules.rules):
