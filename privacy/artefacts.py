@@ -113,31 +113,27 @@ def _marked(path: Path, root: Path) -> bool:
     return package is not None and (package / SCRUBBED_MARKER).exists()
 
 
+def _read_table(kind: str, body: bytes) -> pa.Table:
+    """A parquet or CSV load file as Arrow; CSV columns stay text, as dlt wrote them."""
+    if kind == "parquet":
+        return pq.read_table(io.BytesIO(body))
+    table = pacsv.read_csv(
+        io.BytesIO(body), convert_options=pacsv.ConvertOptions(strings_can_be_null=False)
+    )
+    return table.cast(pa.schema([pa.field(n, pa.string()) for n in table.column_names]))
+
+
 def _scrub(path: Path, filters: list[RowFilter], dry_run: bool) -> int:
     raw = path.read_bytes()
     gzipped = raw[:2] == b"\x1f\x8b"
     body = gzip.decompress(raw) if gzipped else raw
     kind = path.name.removesuffix(".gz").rsplit(".", 1)[-1]
-    if kind == "parquet":
-        table = pq.read_table(io.BytesIO(body))
-        kept, removed = _filter_arrow(table, filters)
-        if not removed or dry_run:
-            return removed
-        out = io.BytesIO()
-        pq.write_table(kept, out)
-        _replace(path, out.getvalue(), gzipped)
-        return removed
-    if kind == "csv":
-        table = pacsv.read_csv(
-            io.BytesIO(body), convert_options=pacsv.ConvertOptions(strings_can_be_null=False)
-        )
-        table = table.cast(pa.schema([pa.field(n, pa.string()) for n in table.column_names]))
-        kept, removed = _filter_arrow(table, filters)
-        if not removed or dry_run:
-            return removed
-        out = io.BytesIO()
-        pacsv.write_csv(kept, out)
-        _replace(path, out.getvalue(), gzipped)
+    if kind in ("parquet", "csv"):
+        kept, removed = _filter_arrow(_read_table(kind, body), filters)
+        if removed and not dry_run:
+            out = io.BytesIO()
+            (pq.write_table if kind == "parquet" else pacsv.write_csv)(kept, out)
+            _replace(path, out.getvalue(), gzipped)
         return removed
     if kind == "jsonl":
         lines = body.splitlines(keepends=True)
