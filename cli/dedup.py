@@ -8,6 +8,8 @@ or the error and its hint) and exits 1, never a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -39,10 +41,21 @@ def _artefacts_dir() -> Path:
     return get_settings().data_dir / "dedup"
 
 
-def _fail(exc: Exception) -> None:
-    hint = getattr(exc, "hint", None)
-    click.echo(f"error: {exc}" + (f" (hint: {hint})" if hint else ""), err=True)
-    raise SystemExit(1)
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """A bad match-rule file prints its `file:line: field: message`; a dedup or integration
+    problem prints the error and its hint; either exits 1, never a traceback."""
+    from mappings.dedup import DedupError, MatchRuleFileError
+
+    try:
+        yield
+    except MatchRuleFileError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from None
+    except (DedupError, IntegrationError) as exc:
+        hint = getattr(exc, "hint", None)
+        click.echo(f"error: {exc}" + (f" (hint: {hint})" if hint else ""), err=True)
+        raise SystemExit(1) from None
 
 
 @dedup.command("train")
@@ -59,20 +72,14 @@ def train(model: str, rule_name: str | None, rules_dir: str | None, charts_dir: 
     """Retrain MODEL's probabilistic rules on the warehouse's current crm.MODEL and write
     their model files (Splink settings JSON, the path each rule names) and charts."""
     from destinations.warehouse import Warehouse
-    from mappings.dedup import DedupEngine, DedupError, MatchRuleFileError, load_match_rules
+    from mappings.dedup import DedupEngine, load_match_rules
 
-    try:
+    with _one_line_errors():
         rules = load_match_rules(_rules_file(model, rules_dir), require_models=False)
         engine = DedupEngine(Warehouse.from_settings(get_settings()))
         trained = engine.train(
             rules, rule_name, Path(charts_dir) if charts_dir else _artefacts_dir() / rules.model
         )
-    except MatchRuleFileError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(1) from None
-    except (DedupError, IntegrationError) as exc:
-        _fail(exc)
-        return
     for t in trained:
         click.echo(
             f"trained {rules.model}.{t.rule} on {t.records:,} records: wrote {t.path} "
@@ -88,19 +95,13 @@ def train(model: str, rule_name: str | None, rules_dir: str | None, charts_dir: 
 def run(model: str, rules_dir: str | None) -> None:
     """Resolve crm.MODEL into its golden table and crosswalk (what the Dagster asset does)."""
     from destinations.warehouse import Warehouse
-    from mappings.dedup import DedupEngine, DedupError, MatchRuleFileError, load_match_rules
+    from mappings.dedup import DedupEngine, load_match_rules
 
-    try:
+    with _one_line_errors():
         rules = load_match_rules(_rules_file(model, rules_dir))
         result = DedupEngine(
             Warehouse.from_settings(get_settings()), artefacts_dir=_artefacts_dir()
         ).run(rules)
-    except MatchRuleFileError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(1) from None
-    except (DedupError, IntegrationError) as exc:
-        _fail(exc)
-        return
     click.echo(
         f"{result.model}: {result.records:,} records -> {result.clusters:,} golden "
         f"({result.multi_record_clusters:,} with several records) in {result.seconds:.1f} s"
